@@ -1,0 +1,111 @@
+"""vultr_toolkit: what you run on Vultr, whether it is healthy, and how fast its inference is — as DataFrames.
+
+Quick start (no account needed: the sandbox emulates the Vultr APIs on 127.0.0.1)::
+
+    import vultr_toolkit as vt
+
+    with vt.Sandbox(seed=0) as sb:
+        client = vt.Client(sb.settings())
+        df = client.inventory.instances()
+
+Heavy modules (pandas-based inventory, the benchmark engine, plots, widgets) are imported lazily on first
+attribute access (PEP 562), so ``import vultr_toolkit`` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from ._errors import (
+    APIConnectionError,
+    APIError,
+    APIResponseError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    CacheError,
+    ConfigError,
+    InBandStreamError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    ServerError,
+    StoreError,
+    StreamError,
+    StreamStalledError,
+    StreamTruncatedError,
+    VultrToolkitError,
+)
+from ._redact import install_log_redaction
+from ._settings import Settings
+from ._version import __version__
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from . import bench, health, inventory, plot, report, store, widgets
+    from .cache import Cache
+    from .client import AsyncClient, Client
+    from .sandbox import Sandbox
+
+# name -> (module, attribute or None for the module itself)
+_LAZY: dict[str, tuple[str, str | None]] = {
+    "AsyncClient": (".client", "AsyncClient"),
+    "Cache": (".cache", "Cache"),
+    "Client": (".client", "Client"),
+    "HealthMonitor": (".health", "HealthMonitor"),
+    "Sandbox": (".sandbox", "Sandbox"),
+    "bench": (".bench", None),
+    "check_health": (".health", "check_health"),
+    "get_stats": (".health", "get_stats"),
+    "health": (".health", None),
+    "inventory": (".inventory", None),
+    "plot": (".plot", None),
+    "report": (".report", None),
+    "store": (".store", None),
+    "test_services": (".health", "test_services"),
+    "widgets": (".widgets", None),
+}
+
+__all__ = sorted([
+    "APIConnectionError",
+    "APIError",
+    "APIResponseError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "CacheError",
+    "ConfigError",
+    "InBandStreamError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "ServerError",
+    "Settings",
+    "StoreError",
+    "StreamError",
+    "StreamStalledError",
+    "StreamTruncatedError",
+    "VultrToolkitError",
+    "__version__",
+    *_LAZY,
+])
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module_name, attr = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'vultr_toolkit' has no attribute {name!r}") from None
+    module = importlib.import_module(module_name, __name__)
+    value = module if attr is None else getattr(module, attr)
+    globals()[name] = value  # cache: the next access is a plain attribute lookup
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
+
+
+install_log_redaction()
