@@ -1,0 +1,3 @@
+"""Root conftest: shared fixtures live in tests/plugins/ (servers: PostgreSQL + Valkey; sandbox)."""
+
+pytest_plugins: list[str] = []
