@@ -67,20 +67,25 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "widgets": (".widgets", None),
 }
 
-__all__ = sorted([
+__all__ = [
     "APIConnectionError",
     "APIError",
     "APIResponseError",
     "APIStatusError",
     "APITimeoutError",
+    "AsyncClient",
     "AuthenticationError",
     "BadRequestError",
+    "Cache",
     "CacheError",
+    "Client",
     "ConfigError",
+    "HealthMonitor",
     "InBandStreamError",
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
+    "Sandbox",
     "ServerError",
     "Settings",
     "StoreError",
@@ -89,8 +94,17 @@ __all__ = sorted([
     "StreamTruncatedError",
     "VultrToolkitError",
     "__version__",
-    *_LAZY,
-])
+    "bench",
+    "check_health",
+    "get_stats",
+    "health",
+    "inventory",
+    "plot",
+    "report",
+    "store",
+    "test_services",
+    "widgets",
+]
 
 
 def __getattr__(name: str) -> Any:
