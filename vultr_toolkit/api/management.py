@@ -1,0 +1,241 @@
+"""The Vultr v2 management API: ``get``, ``post`` and a cursor pager, sync and async.
+
+Reached as ``client.management`` on :class:`vultr_toolkit.Client` (and ``AsyncClient``). Requests go through the
+resilient core in :mod:`vultr_toolkit._http` (rate limit, retries, typed errors).
+
+Pagination (research vultr-api.md §2): send ``per_page`` (max 500) and follow ``meta.links.next`` — an opaque
+cursor, ``""`` on the last page. The pager stops when
+
+* ``next`` is empty (the normal end),
+* ``meta`` or ``meta.links`` is missing — list routes without paging such as ``/databases`` return everything
+  with ``meta.total`` only,
+* a page is empty although ``next`` is set (warns),
+* ``next`` repeats a cursor already followed (a server bug that would loop forever; warns),
+* the page cap is reached (warns: the result may be incomplete). The default cap is twice the pages that the
+  first page's ``meta.total`` implies plus 5, or 1000 pages when there is no total.
+
+The pager is a pure state machine (:class:`Pager`) with two thin drivers, so sync and async share one logic.
+
+Example::
+
+    client = vt.Client(sb.settings())
+    account = client.management.get("/account")["account"]
+    instances = client.management.paginate("/instances", "instances")      # list[dict]
+    for inst in client.management.iter_items("/instances", "instances"):   # lazily, page by page
+        ...
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import AsyncIterator, Iterator, Mapping
+from typing import Any
+
+from .._errors import APIResponseError, ConfigError
+from .._http import AsyncHTTPCore, HTTPCore
+
+__all__ = ["DEFAULT_PER_PAGE", "AsyncManagementAPI", "ManagementAPI", "Pager", "PaginationWarning"]
+
+DEFAULT_PER_PAGE = 500  # the API's maximum: fewest requests
+_NO_TOTAL_MAX_PAGES = 1000
+
+
+class PaginationWarning(UserWarning):
+    """The pager stopped early because the server misbehaved (repeated cursor, page cap, empty page)."""
+
+
+class Pager:
+    """The pagination state machine: which query to send next and what a page body means.
+
+    Drive it with ``while (params := pager.next_params()) is not None: items = pager.feed(get(params))``.
+    After it is done, ``stop_reason`` says why (``last_page``, ``unpaged``, ``no_meta``, ``empty_page``,
+    ``repeated_cursor``, ``page_cap``) and ``complete`` whether the list is known to be whole.
+
+    >>> p = Pager("/databases", "databases")
+    >>> p.next_params()
+    {'per_page': 500}
+    >>> p.feed({"databases": [{"id": "a"}], "meta": {"total": 1}})
+    [{'id': 'a'}]
+    >>> p.next_params() is None, p.stop_reason
+    (True, 'unpaged')
+    """
+
+    def __init__(
+        self,
+        path: str,
+        key: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        per_page: int | None = DEFAULT_PER_PAGE,
+        max_pages: int | None = None,
+    ) -> None:
+        if per_page is not None and not 1 <= per_page <= 500:
+            raise ConfigError(f"per_page must be between 1 and 500 (the Vultr API maximum), got {per_page}")
+        if max_pages is not None and max_pages < 1:
+            raise ConfigError(f"max_pages must be >= 1, got {max_pages}")
+        self.path = path
+        self.key = key
+        self.params = dict(params or {})
+        self.per_page = per_page
+        self.max_pages = max_pages
+        self.pages = 0
+        self.items = 0
+        self.total: int | None = None
+        self.stop_reason: str | None = None
+        self._cursor: str | None = None
+        self._seen: set[str] = set()
+
+    @property
+    def done(self) -> bool:
+        return self.stop_reason is not None
+
+    @property
+    def complete(self) -> bool:
+        """True when the pager ended normally (not on a guard)."""
+        return self.stop_reason in ("last_page", "unpaged", "no_meta")
+
+    def next_params(self) -> dict[str, Any] | None:
+        """The query parameters of the next request, or None when the walk is over."""
+        if self.done:
+            return None
+        out = dict(self.params)
+        if self.per_page is not None:
+            out["per_page"] = self.per_page
+        if self._cursor:
+            out["cursor"] = self._cursor
+        return out
+
+    def _stop(self, reason: str, warn: str | None = None) -> None:
+        self.stop_reason = reason
+        if warn:
+            warnings.warn(f"GET {self.path}: {warn}", PaginationWarning, stacklevel=4)
+
+    def _cap(self) -> int:
+        if self.max_pages is not None:
+            return self.max_pages
+        if self.total is not None and self.per_page:
+            return 2 * max(1, math.ceil(self.total / self.per_page)) + 5
+        return _NO_TOTAL_MAX_PAGES
+
+    def feed(self, body: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Consume one page body; return its items and decide whether and where to continue."""
+        if self.done:
+            raise RuntimeError("Pager.feed() called after the walk ended")
+        items = body.get(self.key)
+        if not isinstance(items, list):
+            found = ", ".join(sorted(map(str, body))) or "nothing"
+            raise APIResponseError(f"GET {self.path}: the response has no list under {self.key!r} (found: {found}); "
+                                   "check the resource key", method="GET", path=self.path)
+        self.pages += 1
+        self.items += len(items)
+        meta = body.get("meta")
+        if not isinstance(meta, Mapping):
+            self._stop("no_meta")
+            return items
+        if isinstance(meta.get("total"), int):
+            self.total = meta["total"]
+        links = meta.get("links")
+        if not isinstance(links, Mapping):
+            self._stop("unpaged")
+            return items
+        nxt = links.get("next") or ""
+        if not isinstance(nxt, str) or not nxt:
+            self._stop("last_page")
+        elif not items:
+            self._stop("empty_page", f"page {self.pages} is empty but has a next cursor; stopped there "
+                                     f"({self.items} items so far)")
+        elif nxt in self._seen:
+            self._stop("repeated_cursor", f"the server repeated a pagination cursor on page {self.pages}; "
+                                          f"stopped to avoid an endless loop ({self.items} items so far)")
+        elif self.pages >= self._cap():
+            self._stop("page_cap", f"stopped after {self.pages} pages (page cap {self._cap()}); the result may be "
+                                   f"incomplete ({self.items} items so far) — pass a larger max_pages if the "
+                                   "list really is that long")
+        else:
+            self._seen.add(nxt)
+            self._cursor = nxt
+        return items
+
+
+class ManagementAPI:
+    """Sync Vultr v2 client: ``client.management``.
+
+    >>> client.management.get("/account")["account"]["email"]  # doctest: +SKIP
+    'demo@example.com'
+    """
+
+    def __init__(self, core: HTTPCore) -> None:
+        self._core = core
+
+    def get(self, path: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """``GET path`` → the decoded JSON object (typed errors, retries, rate limit)."""
+        return self._core.request_json("GET", path, params=params)
+
+    def post(self, path: str, json: Any = None, *, idempotent: bool = False) -> dict[str, Any]:
+        """``POST path`` with a JSON body. Not retried after the request may have been processed unless
+        ``idempotent=True`` — set it for read-only POSTs such as ``/databases/{id}/alerts``.
+
+        >>> client.management.post(f"/databases/{db}/alerts", {"start_date": s, "end_date": e},  # doctest: +SKIP
+        ...                        idempotent=True)
+        """
+        return self._core.request_json("POST", path, json=json, idempotent=idempotent)
+
+    def iter_items(self, path: str, key: str, params: Mapping[str, Any] | None = None, *,
+                   per_page: int | None = DEFAULT_PER_PAGE, max_pages: int | None = None) -> Iterator[dict[str, Any]]:
+        """Every item of a (possibly paged) list route, fetched page by page as you iterate.
+
+        >>> next(client.management.iter_items("/regions", "regions"))["id"]  # doctest: +SKIP
+        'ams'
+        """
+        pager = Pager(path, key, params, per_page=per_page, max_pages=max_pages)
+        while (query := pager.next_params()) is not None:
+            yield from pager.feed(self._core.request_json("GET", path, params=query))
+
+    def paginate(self, path: str, key: str, params: Mapping[str, Any] | None = None, *,
+                 per_page: int | None = DEFAULT_PER_PAGE, max_pages: int | None = None) -> list[dict[str, Any]]:
+        """Every item of a list route as one list (``per_page=500``: the fewest requests).
+
+        >>> len(client.management.paginate("/instances", "instances"))  # doctest: +SKIP
+        10000
+        """
+        return list(self.iter_items(path, key, params, per_page=per_page, max_pages=max_pages))
+
+    def __repr__(self) -> str:
+        return f"ManagementAPI({self._core.base_url!r})"
+
+
+class AsyncManagementAPI:
+    """Async Vultr v2 client: ``async_client.management`` (the same methods, awaited).
+
+    >>> await aclient.management.paginate("/instances", "instances")  # doctest: +SKIP
+    """
+
+    def __init__(self, core: AsyncHTTPCore) -> None:
+        self._core = core
+
+    async def get(self, path: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """``GET path`` → the decoded JSON object."""
+        return await self._core.request_json("GET", path, params=params)
+
+    async def post(self, path: str, json: Any = None, *, idempotent: bool = False) -> dict[str, Any]:
+        """``POST path``; see :meth:`ManagementAPI.post` for ``idempotent``."""
+        return await self._core.request_json("POST", path, json=json, idempotent=idempotent)
+
+    async def iter_items(self, path: str, key: str, params: Mapping[str, Any] | None = None, *,
+                         per_page: int | None = DEFAULT_PER_PAGE,
+                         max_pages: int | None = None) -> AsyncIterator[dict[str, Any]]:
+        """Every item of a list route, fetched page by page (``async for``)."""
+        pager = Pager(path, key, params, per_page=per_page, max_pages=max_pages)
+        while (query := pager.next_params()) is not None:
+            for item in pager.feed(await self._core.request_json("GET", path, params=query)):
+                yield item
+
+    async def paginate(self, path: str, key: str, params: Mapping[str, Any] | None = None, *,
+                       per_page: int | None = DEFAULT_PER_PAGE,
+                       max_pages: int | None = None) -> list[dict[str, Any]]:
+        """Every item of a list route as one list."""
+        return [item async for item in self.iter_items(path, key, params, per_page=per_page, max_pages=max_pages)]
+
+    def __repr__(self) -> str:
+        return f"AsyncManagementAPI({self._core.base_url!r})"
