@@ -40,11 +40,14 @@ import pandas as pd
 __all__ = [
     "ALL_RESOURCES",
     "COST_RESOURCES",
+    "DIFF_SCHEMA",
     "ERRORS_SCHEMA",
     "LINEAGE",
+    "RESOURCES_SCHEMA",
     "RESOURCE_TYPES",
     "SCHEMAS",
     "SECRET_FIELDS",
+    "SUMMARY_SCHEMA",
     "TS",
     "check_frame",
     "dtype_of",
@@ -199,6 +202,18 @@ for _cols in SCHEMAS.values():
 # Snapshot errors are not API data (no lineage): which resource failed, how, and what to do.
 ERRORS_SCHEMA: Final[dict[str, str]] = {"resource": CAT, "error_kind": CAT, "status": INT, "message": STR}
 SCHEMAS["errors"] = ERRORS_SCHEMA
+# Derived views of a snapshot (InventorySnapshot.resources / .summary()).
+RESOURCES_SCHEMA: Final[dict[str, str]] = {
+    "resource_type": CAT, "id": STR, "label": STR, "region": CAT, "status": CAT, "monthly_cost_usd": FLOAT,
+    "created_at": TS,
+}
+SUMMARY_SCHEMA: Final[dict[str, str]] = {"resource_type": CAT, "region": CAT, "count": INT, "monthly_cost_usd": FLOAT}
+DIFF_SCHEMA: Final[dict[str, str]] = {
+    "resource_type": CAT, "id": STR, "label": STR, "change": CAT, "changed_columns": LIST,
+}
+SCHEMAS["resources"] = RESOURCES_SCHEMA
+SCHEMAS["diff"] = DIFF_SCHEMA
+SCHEMAS["summary"] = SUMMARY_SCHEMA
 
 #: What ``snapshot(resources="all")`` fetches, in display order. ``database_usage`` and ``database_alerts`` cost one
 #: request per database, so they are opt-in (name them explicitly).
