@@ -106,6 +106,7 @@ __all__ = [
     "error_from_response",
     "extract_api_message",
     "is_idempotent",
+    "key_label",
     "make_async_client",
     "make_client",
     "parse_retry_after",
@@ -120,6 +121,20 @@ IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRAC
 _MAX_API_MESSAGE = 300
 
 RetryWhen = Literal["always", "idempotent", "never"]
+
+
+def key_label_fp(fp: str) -> str:
+    """``<sha256:…>`` for a fingerprint, ``<unset>`` as is (for reprs)."""
+    return fp if fp.startswith("<") else f"<{fp}>"
+
+
+def key_label(key: str | None) -> str:
+    """How reprs show a key: ``<sha256:1a2b3c4d>`` or ``<unset>``, never the key.
+
+    >>> key_label(None)
+    '<unset>'
+    """
+    return key_label_fp(fingerprint(key))
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -138,7 +153,7 @@ class _BearerAuth(httpx2.Auth):
         yield request
 
     def __repr__(self) -> str:
-        return f"BearerAuth(<{fingerprint(self._key)}>)"
+        return f"BearerAuth({key_label(self._key)})"
 
 
 def client_kwargs(
@@ -847,7 +862,7 @@ class _CoreBase:
         return self._failed(error_from_exception(call.method, call.path, exc, host=self._host, phase=phase))
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.base_url!r}, key=<{self.key_fingerprint}>)"
+        return f"{type(self).__name__}({self.base_url!r}, key={key_label_fp(self.key_fingerprint)})"
 
 
 class HTTPCore(_CoreBase):

@@ -25,13 +25,13 @@ from __future__ import annotations
 
 import importlib
 import threading
+from collections.abc import Callable
 from functools import cached_property
 from typing import Any, Generic, TypeVar
 
 from ._errors import ConfigError
-from ._http import AsyncHTTPCore, HTTPCore, RetryPolicy
+from ._http import AsyncHTTPCore, HTTPCore, RetryPolicy, key_label
 from ._ratelimit import Limiter, shared_limiter
-from ._redact import fingerprint
 from ._settings import Settings
 from .api.management import AsyncManagementAPI, ManagementAPI
 
@@ -63,8 +63,12 @@ def resolve_settings(settings: Settings | None = None, **overrides: Any) -> Sett
     return Settings(**values)  # re-validated: a bad override fails here, naming the variable
 
 
-def _lazy_resource(module: str, cls: str, feature: str, client: Any) -> Any:
-    """Import ``module.cls`` on first use and build it with the client; a clear error while it does not exist."""
+def _lazy_resource(module: str, cls: str, feature: str, client: Any, core: Callable[[], Any] | None = None) -> Any:
+    """Import ``module.cls`` on first use and build it; a clear error while it does not exist.
+
+    Built with ``cls.from_client(client)`` when the class offers it, else ``cls(core())`` when a core factory is
+    given (the inference API takes its HTTP core), else ``cls(client)``.
+    """
     try:
         mod = importlib.import_module(module)
     except ModuleNotFoundError as e:
@@ -74,7 +78,9 @@ def _lazy_resource(module: str, cls: str, feature: str, client: Any) -> Any:
     factory = getattr(mod, cls, None)
     if factory is None:
         raise AttributeError(f"{feature} is not available: {module}.{cls} is not defined in this build")
-    return factory(client)
+    if hasattr(factory, "from_client"):
+        return factory.from_client(client)
+    return factory(core()) if core is not None else factory(client)
 
 
 class _ClientBase(Generic[CoreT]):
@@ -188,10 +194,10 @@ class _ClientBase(Generic[CoreT]):
 
     def __repr__(self) -> str:
         s = self.settings
-        parts = [f"api_url={s.api_url!r}", f"key=<{fingerprint(s.secret('api_key'))}>"]
+        parts = [f"api_url={s.api_url!r}", f"key={key_label(s.secret('api_key'))}"]
         if s.inference_api_key is not None:
             parts += [f"inference_url={s.inference_url!r}",
-                      f"inference_key=<{fingerprint(s.secret('inference_api_key'))}>"]
+                      f"inference_key={key_label(s.secret('inference_api_key'))}"]
         return f"{type(self).__name__}({', '.join(parts)})"
 
 
@@ -214,7 +220,8 @@ class Client(_ClientBase[HTTPCore]):
     @cached_property
     def inference(self) -> Any:
         """The OpenAI-compatible inference API (``vultr_toolkit.api.inference.InferenceAPI``)."""
-        return _lazy_resource("vultr_toolkit.api.inference", "InferenceAPI", "client.inference", self)
+        return _lazy_resource("vultr_toolkit.api.inference", "InferenceAPI", "client.inference", self,
+                              lambda: self.http_core("inference"))
 
     @cached_property
     def inventory(self) -> Any:
@@ -252,7 +259,8 @@ class AsyncClient(_ClientBase[AsyncHTTPCore]):
     @cached_property
     def inference(self) -> Any:
         """The OpenAI-compatible inference API (``vultr_toolkit.api.inference.AsyncInferenceAPI``)."""
-        return _lazy_resource("vultr_toolkit.api.inference", "AsyncInferenceAPI", "client.inference", self)
+        return _lazy_resource("vultr_toolkit.api.inference", "AsyncInferenceAPI", "client.inference", self,
+                              lambda: self.http_core("inference"))
 
     @cached_property
     def inventory(self) -> Any:
