@@ -1,0 +1,33 @@
+"""The history store: health samples, benchmark runs and inventory snapshots in SQLite or PostgreSQL.
+
+Example::
+
+    import vultr_toolkit as vt
+
+    store = vt.store.HistoryStore()                   # VULTR_TOOLKIT_STORE, or a SQLite file in the data dir
+    df = store.health_history(since="24h")            # DataFrame, dtypes in vt.store.SAMPLE_DTYPES
+    run_id = store.save_frames("benchmark", meta, frames)
+    meta, frames = store.load_frames(run_id)          # identical dtypes
+"""
+
+from __future__ import annotations
+
+from .bundles import BENCHMARK_KIND, INVENTORY_KIND, new_run_id
+from .core import HistoryStore, as_store
+from .history import SAMPLE_COLUMNS, SAMPLE_DTYPES, coerce_samples, empty_samples, samples_frame
+from .schema import STATUS_NAMES, new_sample_id
+
+__all__ = [
+    "BENCHMARK_KIND",
+    "INVENTORY_KIND",
+    "SAMPLE_COLUMNS",
+    "SAMPLE_DTYPES",
+    "STATUS_NAMES",
+    "HistoryStore",
+    "as_store",
+    "coerce_samples",
+    "empty_samples",
+    "new_run_id",
+    "new_sample_id",
+    "samples_frame",
+]

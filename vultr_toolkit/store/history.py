@@ -1,0 +1,434 @@
+"""Health samples: the frame schema, batched writes, history reads and pruning.
+
+The sample frame (one row per probe result; the same columns and dtypes for 0, 1 or N rows)::
+
+    checked_at   datetime64[us, UTC]   when the probe started
+    service      category              postgres | valkey | inference | api | database | overall | ...
+    target       category              endpoint with credentials removed
+    status       category              up | degraded | down | maintenance (in that category order)
+    latency_ms   Float64               probe round trip; <NA> when the probe failed before measuring
+    error_kind   category              short classification (timeout, connection, auth, http_5xx, ...) or <NA>
+    message      string                redacted, at most 500 characters
+    details      string                JSON object text (metrics: version, connections, memory, ...)
+    monitor_id   category              which monitor wrote it (several monitors can share one store)
+    sample_id    string                globally unique, time-ordered (see schema.new_sample_id)
+
+Writes are batched in one transaction: ``executemany`` on SQLite, ``COPY FROM STDIN`` on PostgreSQL (falling back
+to ``INSERT ... ON CONFLICT DO NOTHING`` when a batch repeats a stored sample, e.g. a flush retried after an
+ambiguous commit). Re-writing a sample with the same ``sample_id`` is a no-op on both databases.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import re
+import secrets
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, is_dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.engine import Connection, Engine
+
+from .. import _redact
+from .._errors import ConfigError
+from .schema import STATUS_CODES, STATUS_NAMES, health_sample
+
+__all__ = [
+    "MESSAGE_MAX_CHARS",
+    "SAMPLE_COLUMNS",
+    "SAMPLE_DTYPES",
+    "coerce_samples",
+    "empty_samples",
+    "parse_time",
+    "prune_samples",
+    "read_samples",
+    "samples_frame",
+    "write_samples",
+]
+
+MESSAGE_MAX_CHARS = 500
+STATUS_DTYPE = pd.CategoricalDtype(list(STATUS_NAMES))
+
+#: column -> dtype of every sample frame (one source of truth; documented in the module docstring).
+SAMPLE_DTYPES: dict[str, Any] = {
+    "checked_at": "datetime64[us, UTC]",
+    "service": "category",
+    "target": "category",
+    "status": STATUS_DTYPE,
+    "latency_ms": "Float64",
+    "error_kind": "category",
+    "message": "string",
+    "details": "string",
+    "monitor_id": "category",
+    "sample_id": "string",
+}
+SAMPLE_COLUMNS: tuple[str, ...] = tuple(SAMPLE_DTYPES)
+
+# Stored column order (the table's); the read query selects in frame order.
+_TABLE_COLUMNS = ("sample_id", "monitor_id", "checked_at", "service", "target", "status", "latency_ms",
+                  "error_kind", "message", "details")
+# stored SMALLINT code -> position in STATUS_NAMES (the category code)
+_CODE_TO_CAT = np.array([STATUS_NAMES.index(n) for n, _ in sorted(STATUS_CODES.items(), key=lambda kv: kv[1])],
+                        dtype=np.int8)
+_CAT_TO_CODE = np.array([STATUS_CODES[n] for n in STATUS_NAMES], dtype=np.int16)
+
+# Cheap pre-check before the (much slower) regex redaction: every credential shape _redact masks contains one of
+# these words; registered secret values are checked separately.
+_SUSPECT_WORDS = ("auth", "bearer", "key", "://", "pass", "pwd", "secret", "sk-")
+
+
+# --- frames ----------------------------------------------------------------------------------------------------
+def empty_samples() -> pd.DataFrame:
+    """A zero-row sample frame with the documented columns and dtypes.
+
+    >>> list(empty_samples().columns)[:4]
+    ['checked_at', 'service', 'target', 'status']
+    """
+    return pd.DataFrame({c: pd.Series([], dtype=d) for c, d in SAMPLE_DTYPES.items()})
+
+
+def _record_dict(rec: Any) -> Mapping[str, Any]:
+    if isinstance(rec, Mapping):
+        return rec
+    if is_dataclass(rec) and not isinstance(rec, type):
+        return asdict(rec)
+    raise TypeError(f"a sample must be a mapping or a dataclass, got {type(rec).__name__}")
+
+
+def samples_frame(records: Iterable[Any]) -> pd.DataFrame:
+    """Typed sample frame from records (dicts or :class:`~vultr_toolkit.health.probes.Sample` objects).
+
+    ``details`` may be a dict (serialised to JSON) or JSON text; missing ``sample_id``s are generated.
+
+    >>> df = samples_frame([{"checked_at": dt.datetime(2026, 1, 1, tzinfo=dt.UTC), "service": "valkey",
+    ...                      "target": "redis://127.0.0.1:6379/0", "status": "up", "latency_ms": 0.4}])
+    >>> str(df["status"].dtype), df["latency_ms"].iloc[0]
+    ('category', np.float64(0.4))
+    """
+    rows = [_record_dict(r) for r in records]
+    if not rows:
+        return empty_samples()
+    return coerce_samples(pd.DataFrame.from_records(rows))
+
+
+def _json_text(value: Any) -> Any:
+    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+        return None
+    if isinstance(value, str):
+        return value
+    return json.dumps(_redact.redact_obj(value), default=str, separators=(",", ":"))
+
+
+def coerce_samples(df: pd.DataFrame) -> pd.DataFrame:
+    """Return ``df`` as a sample frame: documented columns, order and dtypes; sample ids filled in.
+
+    Raises :class:`~vultr_toolkit.ConfigError` when a required column (checked_at, service, target, status) is
+    missing or a status is not one of up/degraded/down/maintenance.
+    """
+    missing = [c for c in ("checked_at", "service", "target", "status") if c not in df.columns]
+    if missing:
+        raise ConfigError(f"sample frame lacks required column(s) {missing}; expected {list(SAMPLE_COLUMNS)}")
+    n = len(df)
+    out: dict[str, Any] = {}
+    ts = df["checked_at"]
+    if not (isinstance(ts.dtype, pd.DatetimeTZDtype) and ts.dtype.unit == "us" and str(ts.dtype.tz) == "UTC"):
+        ts = pd.to_datetime(ts, utc=True).dt.as_unit("us")
+    out["checked_at"] = ts.array
+    for col in ("service", "target", "monitor_id", "error_kind"):
+        s = df[col] if col in df.columns else pd.Series([None] * n, dtype=object)
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            out[col] = s.array
+        else:
+            out[col] = pd.Categorical(s.astype(object).where(s.notna(), None))
+    status = df["status"]
+    if not (isinstance(status.dtype, pd.CategoricalDtype) and list(status.dtype.categories) == list(STATUS_NAMES)):
+        status = status.astype(object)
+        bad = set(status.unique()) - set(STATUS_NAMES)
+        if bad:
+            shown = sorted(str(v) for v in bad)[:5]
+            raise ConfigError(f"invalid sample status {shown}; use one of {list(STATUS_NAMES)}")
+        status = pd.Series(pd.Categorical(status, categories=list(STATUS_NAMES)))
+    elif status.isna().any():
+        raise ConfigError(f"sample status missing; use one of {list(STATUS_NAMES)}")
+    out["status"] = status.array
+    lat = df["latency_ms"] if "latency_ms" in df.columns else pd.Series([None] * n, dtype=object)
+    if lat.dtype == object:
+        lat = pd.to_numeric(lat, errors="coerce")
+    out["latency_ms"] = lat.astype("Float64").array
+    msg = df["message"] if "message" in df.columns else pd.Series([None] * n, dtype=object)
+    out["message"] = msg.astype("string").array
+    det = df["details"] if "details" in df.columns else pd.Series([None] * n, dtype=object)
+    if det.dtype == object:
+        det = pd.Series([_json_text(v) for v in det], dtype=object)
+    out["details"] = det.astype("string").array
+    sid = df["sample_id"].astype("string") if "sample_id" in df.columns else pd.Series(pd.NA, index=range(n),
+                                                                                       dtype="string")
+    if sid.isna().any():
+        holes = sid.isna().to_numpy()
+        us = np.asarray(out["checked_at"].asi8)[holes]
+        filled = np.array(sid.astype(object), dtype=object)  # a writable copy
+        filled[holes] = _new_ids(us)
+        sid = pd.Series(filled, dtype="string")
+    out["sample_id"] = sid.array
+    frame = pd.DataFrame(out, columns=list(SAMPLE_COLUMNS))
+    return frame.astype({c: d for c, d in SAMPLE_DTYPES.items() if c != "status"})
+
+
+def _new_ids(epoch_us: np.ndarray) -> list[str]:
+    """Vectorised :func:`~vultr_toolkit.store.schema.new_sample_id` (the benchmark writes a million at once)."""
+    n = len(epoch_us)
+    rand = secrets.token_hex(9 * n)
+    return [f"{int(us):014x}{rand[18 * i:18 * i + 18]}" for i, us in enumerate(epoch_us)]
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d|w)\s*$", re.IGNORECASE)
+_DURATION_UNITS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86_400, "w": 604_800}
+
+
+# --- time arguments ----------------------------------------------------------------------------------------------
+def parse_time(value: Any, *, now: pd.Timestamp | None = None, name: str = "time") -> pd.Timestamp | None:
+    """An aware UTC timestamp from a datetime, a Timestamp, an ISO string, or a timedelta / "24h" / "30d" meaning
+    that long before now.
+
+    >>> parse_time("2026-01-02").isoformat()
+    '2026-01-02T00:00:00+00:00'
+    """
+    if value is None:
+        return None
+    now = now if now is not None else pd.Timestamp.now(tz="UTC")
+    if isinstance(value, dt.timedelta | pd.Timedelta):
+        return (now - pd.Timedelta(value)).as_unit("us")
+    if isinstance(value, str) and (m := _DURATION.match(value)):
+        return (now - pd.Timedelta(float(m[1]) * _DURATION_UNITS[m[2].lower()], unit="s")).as_unit("us")
+    try:
+        ts = pd.Timestamp(value)
+    except (ValueError, TypeError):
+        raise ConfigError(f"{name}={value!r} is not a time: give a datetime, an ISO string such as "
+                          "'2026-01-02T00:00Z', or a duration such as '24h' or timedelta(days=30)") from None
+    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    return ts.as_unit("us")
+
+
+# --- write ---------------------------------------------------------------------------------------------------------
+def _might_hold_secret(text: str, known: tuple[str, ...]) -> bool:
+    low = text.lower()
+    return any(w in low for w in _SUSPECT_WORDS) or any(k in text for k in known)
+
+
+def _redacted_list(values: Any) -> list[Any]:
+    """Column values as a list (None for missing), redacted.
+
+    Redaction runs once per distinct value, and the regex pass only on values that could hold a credential:
+    a million samples repeat a handful of targets and messages.
+    """
+    codes, uniques = pd.factorize(pd.Series(values).astype(object), use_na_sentinel=True)
+    known = tuple(getattr(_redact, "_secrets", ()))  # registered secret values (keys, URL passwords)
+    clean = np.array([_redact.redact(u) if _might_hold_secret(u, known) else u for u in uniques] + [None],
+                     dtype=object)
+    return clean[codes].tolist()  # code -1 (missing) picks the trailing None
+
+
+def _object_list(arr: Any) -> list[Any]:
+    """Column values as a Python list with None for every missing value."""
+    s = pd.Series(arr)
+    return s.astype(object).where(s.notna(), None).tolist()
+
+
+def _stored_columns(frame: pd.DataFrame) -> dict[str, Any]:
+    """The frame's columns converted to what the table stores (codes, epoch µs, redacted and truncated text)."""
+    status_codes = _CAT_TO_CODE[frame["status"].cat.codes.to_numpy()]
+    msg = _redacted_list(frame["message"].array)
+    msg = [m[:MESSAGE_MAX_CHARS] if m is not None and len(m) > MESSAGE_MAX_CHARS else m for m in msg]
+    return {
+        "sample_id": frame["sample_id"].tolist(),
+        "monitor_id": _object_list(frame["monitor_id"].array),
+        "checked_at": np.asarray(frame["checked_at"].array.asi8),
+        "service": frame["service"].astype(object).tolist(),
+        "target": _redacted_list(frame["target"].array),
+        "status": status_codes.tolist(),
+        "latency_ms": _object_list(frame["latency_ms"].array),
+        "error_kind": _object_list(frame["error_kind"].array),
+        "message": msg,
+        "details": _redacted_list(frame["details"].array),
+    }
+
+
+def write_samples(engine: Engine, samples: pd.DataFrame | Iterable[Any], *, monitor_id: str | None = None) -> int:
+    """Insert samples in one transaction; returns the number of samples given (duplicates are ignored).
+
+    ``samples`` is a sample frame or an iterable of records (dicts or Sample objects). ``monitor_id`` fills in
+    samples that have none.
+    """
+    frame = samples if isinstance(samples, pd.DataFrame) else samples_frame(samples)
+    frame = coerce_samples(frame)
+    if frame.empty:
+        return 0
+    if monitor_id is not None and frame["monitor_id"].isna().any():
+        frame["monitor_id"] = frame["monitor_id"].astype(object).where(frame["monitor_id"].notna(), monitor_id) \
+            .astype("category")
+    cols = _stored_columns(frame)
+    if engine.dialect.name == "postgresql":
+        _write_pg(engine, cols)
+    else:
+        _write_sqlite(engine, cols)
+    return len(frame)
+
+
+def _write_sqlite(engine: Engine, cols: dict[str, Any]) -> None:
+    values = [cols[c] if c != "checked_at" else cols[c].tolist() for c in _TABLE_COLUMNS]
+    rows = list(zip(*values, strict=True))
+    sql = (f"INSERT OR IGNORE INTO health_sample ({', '.join(_TABLE_COLUMNS)}) "
+           f"VALUES ({', '.join('?' * len(_TABLE_COLUMNS))})")
+    with engine.begin() as conn:
+        conn.exec_driver_sql(sql, rows)  # a list of tuples goes to cursor.executemany
+
+
+def _write_pg(engine: Engine, cols: dict[str, Any]) -> None:
+    stamps = np.datetime_as_string(cols["checked_at"].view("M8[us]"), unit="us").tolist()
+    values = [cols[c] if c != "checked_at" else stamps for c in _TABLE_COLUMNS]
+    buf = io.StringIO()
+    # csv writes None as an unquoted empty field, which COPY ... CSV reads as NULL.
+    csv.writer(buf, lineterminator="\n").writerows(zip(*values, strict=True))
+    copy_sql = f"COPY health_sample ({', '.join(_TABLE_COLUMNS)}) FROM STDIN WITH (FORMAT csv)"
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("SET LOCAL TIME ZONE 'UTC'")  # the ISO stamps above carry no zone
+            buf.seek(0)
+            _copy(conn, copy_sql, buf)
+    except (sa.exc.IntegrityError, engine.dialect.loaded_dbapi.IntegrityError):
+        # Some samples are already stored (a retried flush): insert the rest, skipping the known ids.
+        rows = [dict(zip(_TABLE_COLUMNS, r, strict=True)) for r in zip(*values, strict=True)]
+        for r in rows:
+            r["checked_at"] = dt.datetime.fromisoformat(r["checked_at"]).replace(tzinfo=dt.UTC)
+        stmt = pg_insert(health_sample).on_conflict_do_nothing(index_elements=["sample_id"])
+        with engine.begin() as conn:
+            conn.execute(stmt, rows)
+
+
+def _copy(conn: Connection, sql: str, buf: io.StringIO) -> None:
+    dbapi = conn.connection.driver_connection
+    assert dbapi is not None
+    with dbapi.cursor() as cur:
+        cur.copy_expert(sql, buf)
+
+
+# --- read ----------------------------------------------------------------------------------------------------------
+def _filters(dialect: str, since: pd.Timestamp | None, until: pd.Timestamp | None,
+             services: Sequence[str] | None, targets: Sequence[str] | None,
+             monitor_ids: Sequence[str] | None) -> tuple[str, dict[str, Any]]:
+    clauses: list[str] = []
+    params: dict[str, Any] = {}
+
+    def stamp(ts: pd.Timestamp) -> Any:
+        return int(ts.value // 1000) if dialect == "sqlite" else ts.to_pydatetime()
+
+    if since is not None:
+        clauses.append("checked_at >= %(since)s")
+        params["since"] = stamp(since)
+    if until is not None:
+        clauses.append("checked_at < %(until)s")
+        params["until"] = stamp(until)
+    for col, vals in (("service", services), ("target", targets), ("monitor_id", monitor_ids)):
+        if vals is None:
+            continue
+        names = [vals] if isinstance(vals, str) else list(vals)
+        if not names:
+            clauses.append("1 = 0")
+            continue
+        keys = []
+        for i, v in enumerate(names):
+            params[f"{col}_{i}"] = str(v)
+            keys.append(f"%({col}_{i})s")
+        clauses.append(f"{col} IN ({', '.join(keys)})")
+    where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+    return where, params
+
+
+def history_sql(dialect: str, *, since: Any = None, until: Any = None, services: Sequence[str] | None = None,
+                targets: Sequence[str] | None = None, monitor_ids: Sequence[str] | None = None,
+                ) -> tuple[str, dict[str, Any]]:
+    """The SQL text (pyformat parameters) and parameters :func:`read_samples` runs — also the benchmark's baseline.
+
+    Timestamps are selected as epoch microseconds so that a million of them convert without per-row parsing.
+    """
+    since_ts = parse_time(since, name="since")
+    until_ts = parse_time(until, name="until")
+    where, params = _filters(dialect, since_ts, until_ts, services, targets, monitor_ids)
+    ts = "checked_at" if dialect == "sqlite" else "CAST(EXTRACT(EPOCH FROM checked_at) * 1000000 AS BIGINT)"
+    sql = (f"SELECT {ts} AS checked_at, service, target, status, latency_ms, error_kind, message, details, "
+           f"monitor_id, sample_id FROM health_sample{where} ORDER BY checked_at, target")
+    if dialect == "sqlite":
+        sql = sql.replace("%(", ":").replace(")s", "")
+    return sql, params
+
+
+def _category(values: Sequence[Any]) -> pd.Categorical:
+    return pd.Categorical(np.asarray(values, dtype=object))
+
+
+def read_samples(engine: Engine, **filters: Any) -> pd.DataFrame:
+    """The stored samples matching ``filters`` (see :func:`history_sql`) as a sample frame, oldest first."""
+    sql, params = history_sql(engine.dialect.name, **filters)
+    with engine.connect() as conn:
+        dbapi = conn.connection.driver_connection
+        assert dbapi is not None
+        cur = dbapi.cursor()
+        try:
+            cur.execute(sql, params)
+            rows = cur.fetchall()
+        finally:
+            cur.close()
+    if not rows:
+        return empty_samples()
+    cols = list(zip(*rows, strict=True))
+    ts = np.asarray(cols[0], dtype=np.int64).view("M8[us]")
+    status = pd.Categorical.from_codes(_CODE_TO_CAT[np.asarray(cols[3], dtype=np.int16)], dtype=STATUS_DTYPE)
+    lat = np.asarray(cols[4], dtype=object)
+    lat_na = pd.isna(lat)
+    lat_vals = np.where(lat_na, 0.0, lat).astype(np.float64)
+    frame = pd.DataFrame({
+        "checked_at": pd.DatetimeIndex(ts).tz_localize("UTC"),
+        "service": _category(cols[1]),
+        "target": _category(cols[2]),
+        "status": status,
+        "latency_ms": pd.arrays.FloatingArray(lat_vals, lat_na.astype(bool)),
+        "error_kind": _category(cols[5]),
+        "message": pd.array(np.asarray(cols[6], dtype=object), dtype="string"),
+        "details": pd.array(np.asarray(cols[7], dtype=object), dtype="string"),
+        "monitor_id": _category(cols[8]),
+        "sample_id": pd.array(np.asarray(cols[9], dtype=object), dtype="string"),
+    })
+    return frame
+
+
+# --- prune ---------------------------------------------------------------------------------------------------------
+def prune_samples(engine: Engine, older_than: Any, *, chunk: int = 5000) -> int:
+    """Delete samples checked before ``older_than`` (a time, or a duration such as "30d"); returns rows deleted.
+
+    SQLite deletes in chunks of ``chunk`` rows, each its own short transaction, so a monitor writing at the same
+    time waits milliseconds, not the whole prune.
+    """
+    cutoff = parse_time(older_than, name="older_than")
+    assert cutoff is not None
+    t = health_sample
+    total = 0
+    if engine.dialect.name == "sqlite":
+        cutoff_us = int(cutoff.value // 1000)
+        sql = ("DELETE FROM health_sample WHERE rowid IN (SELECT rowid FROM health_sample "
+               "WHERE checked_at < ? LIMIT ?)")
+        while True:
+            with engine.begin() as conn:
+                n = conn.exec_driver_sql(sql, (cutoff_us, chunk)).rowcount
+            total += max(n, 0)
+            if n < chunk:
+                return total
+    with engine.begin() as conn:
+        res = conn.execute(sa.delete(t).where(t.c.checked_at < cutoff.to_pydatetime()))
+        return max(res.rowcount, 0)
