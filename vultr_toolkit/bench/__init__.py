@@ -1,0 +1,18 @@
+"""Latency and throughput benchmarks of OpenAI-compatible chat endpoints (Vultr Serverless Inference).
+
+::
+
+    import vultr_toolkit as vt
+    res = vt.bench.run(client, model="qwen3.8-27b", concurrency=[1, 8], requests=32, max_tokens=64)
+    res.requests, res.chunks, res.summary(), res.plot()
+    vt.bench.compare(res, other)
+
+Metric definitions: :mod:`vultr_toolkit.bench.metrics`. Engine design: :mod:`vultr_toolkit.bench.engine`.
+"""
+
+from __future__ import annotations
+
+from .driver import arun, run
+from .result import BenchmarkResult, compare
+
+__all__ = ["BenchmarkResult", "arun", "compare", "run"]

@@ -1,0 +1,198 @@
+"""``vt.bench.run`` / ``vt.bench.arun``: validate, run the engine on a private loop, build the result."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import datetime as dt
+import multiprocessing
+import os
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from .._errors import ConfigError
+from .._redact import redact_url
+from .._version import __version__
+from .engine import EngineConfig, fetch_models, run_in_private_loop, run_plan, validate_model
+from .metrics import normalise_slo
+from .result import BenchmarkResult, build_frames
+from .workload import Plan, build_plan
+
+__all__ = ["arun", "run"]
+
+
+def _resolve(target: Any) -> tuple[EngineConfig, float]:
+    """Endpoint URL, key and default stall timeout from a Client, Settings, Sandbox or None (env)."""
+    from .._settings import Settings
+
+    settings: Any = target
+    if target is None:
+        settings = Settings()
+    elif not isinstance(target, Settings):
+        attr = getattr(target, "settings", None)
+        settings = attr() if callable(attr) else attr
+    if not isinstance(settings, Settings):
+        raise ConfigError("client_or_settings: give a vt.Client / vt.AsyncClient, a vt.Settings, a vt.Sandbox or "
+                          f"None (settings from the environment), got {type(target).__name__}")
+    return EngineConfig(settings.inference_url, settings.secret("inference_api_key")), settings.timeout_s
+
+
+def _prepare(target: Any, *, model: str, prompts: Sequence[Any] | None, input_tokens: int | None,
+             max_tokens: int, concurrency: int | Sequence[int] | None, rate: float | Sequence[float] | None,
+             burstiness: float, max_concurrency: int | None, requests: int | None, duration_s: float | None,
+             warmup: int, seed: int, workers: int, slo: Mapping[str, float] | None, timeout_s: float | None,
+             stall_timeout_s: float | None, label: str | None) -> tuple[EngineConfig, Plan, dict[str, Any]]:
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ConfigError(f"workers must be a positive integer (worker processes), got {workers!r}")
+    try:
+        slo_s = normalise_slo(slo)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    cfg, default_stall = _resolve(target)
+    plan = build_plan(model=model, max_tokens=max_tokens, prompts=prompts, input_tokens=input_tokens,
+                      concurrency=concurrency, rate=rate, burstiness=burstiness, max_concurrency=max_concurrency,
+                      requests=requests, duration_s=duration_s, warmup=warmup, seed=seed, timeout_s=timeout_s,
+                      stall_timeout_s=stall_timeout_s if stall_timeout_s is not None else default_stall)
+    meta = {
+        "model": model, "label": label, "endpoint": redact_url(cfg.url), "mode": plan.levels[0].mode,
+        "levels": [lv.level for lv in plan.levels], "max_tokens": max_tokens, "input_tokens": input_tokens,
+        "prompts": None if prompts is None else len(prompts), "requests": requests, "duration_s": duration_s,
+        "burstiness": burstiness, "max_concurrency": max_concurrency, "warmup": warmup, "seed": seed,
+        "workers": workers, "slo": slo_s or None, "timeout_s": timeout_s, "stall_timeout_s": plan.stall_timeout_s,
+        "toolkit_version": __version__, "transport": "aiohttp",
+    }
+    return cfg, plan, meta
+
+
+def _total(plan: Plan) -> int | None:
+    if any(lv.requests is None for lv in plan.levels):
+        return None
+    return plan.warmup + sum(int(lv.requests or 0) for lv in plan.levels)
+
+
+async def _main(cfg: EngineConfig, plan: Plan, workers: int, progress: Any) -> dict[str, Any]:
+    docs = await fetch_models(cfg)
+    pricing = validate_model(plan.model, docs)
+    try:
+        import uvloop  # noqa: F401
+
+        loop_name = "uvloop" if "uvloop" in type(asyncio.get_running_loop()).__module__ else "asyncio"
+    except ImportError:  # pragma: no cover
+        loop_name = "asyncio"
+    wall, mono = time.time_ns(), time.monotonic_ns()
+    rows, chunks, levels = await run_plan(cfg, plan, workers=workers, progress=progress)
+    return {"rows": rows, "chunks": chunks, "levels": levels, "pricing": pricing, "wall_ns": wall,
+            "mono_ns": mono, "loop": loop_name, "models_checked": docs is not None}
+
+
+def _result(out: dict[str, Any], meta: dict[str, Any], started: dt.datetime) -> BenchmarkResult:
+    requests, chunks, levels = build_frames(out["rows"], out["chunks"], out["levels"], wall_ns=out["wall_ns"],
+                                            mono_ns=out["mono_ns"])
+    meta = {**meta, "pricing": out["pricing"] or None, "loop": out["loop"], "models_checked": out["models_checked"],
+            "started_at": started.isoformat(), "finished_at": dt.datetime.now(dt.UTC).isoformat(),
+            "host_cpus": os.cpu_count()}
+    return BenchmarkResult(requests, chunks, levels, meta)
+
+
+def _progress_array(workers: int) -> Any:
+    if workers == 1:
+        return [0]
+    return multiprocessing.get_context("spawn").Array("q", workers, lock=False)
+
+
+def _bar(total: int | None, enabled: bool) -> Any:
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc="bench", unit="req", leave=False)
+
+
+def _tick(bar: Any, progress: Any, shown: int) -> int:
+    done = int(sum(progress))
+    if bar is not None and done > shown:
+        bar.update(done - shown)
+    return done
+
+
+def run(client_or_settings: Any = None, *, model: str, prompts: Sequence[Any] | None = None,
+        input_tokens: int | None = None, max_tokens: int, concurrency: int | Sequence[int] | None = None,
+        rate: float | Sequence[float] | None = None, burstiness: float = 1.0, max_concurrency: int | None = None,
+        requests: int | None = None, duration_s: float | None = None, warmup: int = 0, seed: int = 0,
+        workers: int = 1, slo: Mapping[str, float] | None = None, progress: bool = True,
+        timeout_s: float | None = None, stall_timeout_s: float | None = None,
+        label: str | None = None) -> BenchmarkResult:
+    """Benchmark a chat model's streaming latency and throughput; returns a :class:`BenchmarkResult`.
+
+    Closed loop: ``concurrency=[1, 8, 32]`` users (one level each). Open loop: ``rate=`` requests/s (a number or
+    a list; Poisson arrivals, ``burstiness`` = gamma shape), optionally capped by ``max_concurrency``. Each level
+    sends ``requests`` requests or runs ``duration_s`` seconds (default: max(32, 4×users) requests, or
+    max(32, 10 s × rate)). ``warmup`` requests go first and are flagged, not summarised. ``workers > 1`` spreads
+    the load over spawned worker processes. ``slo={"ttft_s": .5, "tpot_s": .05, "e2e_s": 10}`` enables goodput.
+    ``timeout_s`` bounds a whole request (default: none); ``stall_timeout_s`` the silence between two reads
+    (default: the settings' timeout, 30 s). Bad arguments raise :class:`ConfigError` before any request; an
+    unknown model too (checked against ``GET /models``).
+
+    Works inside a running event loop (Jupyter): the engine runs on its own loop in a worker thread.
+
+    >>> res = vt.bench.run(client, model="qwen3.8-27b", concurrency=[1, 8], requests=32,
+    ...                    max_tokens=64)  # doctest: +SKIP
+    >>> res.summary()  # doctest: +SKIP
+    """
+    cfg, plan, meta = _prepare(client_or_settings, model=model, prompts=prompts, input_tokens=input_tokens,
+                               max_tokens=max_tokens, concurrency=concurrency, rate=rate, burstiness=burstiness,
+                               max_concurrency=max_concurrency, requests=requests, duration_s=duration_s,
+                               warmup=warmup, seed=seed, workers=workers, slo=slo, timeout_s=timeout_s,
+                               stall_timeout_s=stall_timeout_s, label=label)
+    started = dt.datetime.now(dt.UTC)
+    counters = _progress_array(workers)
+    bar = _bar(_total(plan), progress)
+    fut = run_in_private_loop(lambda: _main(cfg, plan, workers, counters))
+    shown = 0
+    try:
+        while True:
+            try:
+                out = fut.result(timeout=0.2)
+                break
+            except concurrent.futures.TimeoutError:
+                shown = _tick(bar, counters, shown)
+        _tick(bar, counters, shown)
+    finally:
+        if bar is not None:
+            bar.close()
+    return _result(out, meta, started)
+
+
+async def arun(client_or_settings: Any = None, *, model: str, prompts: Sequence[Any] | None = None,
+               input_tokens: int | None = None, max_tokens: int, concurrency: int | Sequence[int] | None = None,
+               rate: float | Sequence[float] | None = None, burstiness: float = 1.0,
+               max_concurrency: int | None = None, requests: int | None = None, duration_s: float | None = None,
+               warmup: int = 0, seed: int = 0, workers: int = 1, slo: Mapping[str, float] | None = None,
+               progress: bool = True, timeout_s: float | None = None, stall_timeout_s: float | None = None,
+               label: str | None = None) -> BenchmarkResult:
+    """Async :func:`run` (same arguments). The engine still runs on its own loop, so the caller's loop stays
+    responsive and adds no latency to the measurement.
+
+    >>> res = await vt.bench.arun(client, model="qwen3.8-27b", rate=[2, 4], duration_s=10,
+    ...                           max_tokens=64)  # doctest: +SKIP
+    """
+    cfg, plan, meta = _prepare(client_or_settings, model=model, prompts=prompts, input_tokens=input_tokens,
+                               max_tokens=max_tokens, concurrency=concurrency, rate=rate, burstiness=burstiness,
+                               max_concurrency=max_concurrency, requests=requests, duration_s=duration_s,
+                               warmup=warmup, seed=seed, workers=workers, slo=slo, timeout_s=timeout_s,
+                               stall_timeout_s=stall_timeout_s, label=label)
+    started = dt.datetime.now(dt.UTC)
+    counters = _progress_array(workers)
+    bar = _bar(_total(plan), progress)
+    fut = asyncio.wrap_future(run_in_private_loop(lambda: _main(cfg, plan, workers, counters)))
+    shown = 0
+    try:
+        while not fut.done():
+            await asyncio.wait({fut}, timeout=0.2)
+            shown = _tick(bar, counters, shown)
+        out = fut.result()
+    finally:
+        if bar is not None:
+            bar.close()
+    return _result(out, meta, started)

@@ -1,0 +1,417 @@
+"""The benchmark engine: sends the plan's requests and stamps every network read, nothing more.
+
+Design (measured in ``shared/research/bench-client-baseline.md``): the hot path uses **aiohttp on uvloop**, not
+httpx2 (httpx2 spends 2–3× the client CPU per SSE chunk and its timing error passes 5 ms at 64 streams).
+Per read it does one ``monotonic_ns()`` and two list appends — *stamp first, parse later*: SSE decoding, JSON
+and token accounting (:mod:`.metrics`) run after each level. The engine always runs on a private event loop
+in its own thread (so ``run()`` works inside Jupyter's running loop and the notebook's loop never adds
+latency), and with ``workers > 1`` on one such loop per **spawned worker process**; their records are merged.
+All processes read the same CLOCK_MONOTONIC, so stamps compare directly and a shared start instant
+synchronises the workers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import gc
+import multiprocessing
+import os
+import threading
+import time
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any, TypeVar
+
+import aiohttp
+import numpy as np
+
+from .._errors import APIConnectionError, ConfigError
+from .metrics import analyse_request
+from .workload import Level, Plan, arrival_offsets_s
+
+__all__ = ["EngineConfig", "LevelOutput", "fetch_models", "run_in_private_loop", "run_plan"]
+
+T = TypeVar("T")
+
+_START_DELAY_NS = 200_000_000  # workers get this long to be ready before a level's shared start instant
+
+
+class EngineConfig:
+    """Where to send requests. Holds the API key; its repr never shows it."""
+
+    __slots__ = ("api_key", "url")
+
+    def __init__(self, url: str, api_key: str | None) -> None:
+        self.url = url.rstrip("/")
+        self.api_key = api_key
+
+    def headers(self) -> dict[str, str]:
+        h = {"Content-Type": "application/json", "Accept": "text/event-stream"}
+        if self.api_key:
+            h["Authorization"] = f"Bearer {self.api_key}"
+        return h
+
+    def __repr__(self) -> str:
+        return f"EngineConfig(url={self.url!r}, api_key={'<set>' if self.api_key else None})"
+
+    def __getstate__(self) -> tuple[str, str | None]:
+        return (self.url, self.api_key)
+
+    def __setstate__(self, state: tuple[str, str | None]) -> None:
+        self.url, self.api_key = state
+
+
+# A raw record is a plain dict (cheap to build, pickles between processes); keys documented in
+# metrics.analyse_request.
+Raw = dict[str, Any]
+LevelOutput = tuple[list[dict[str, Any]], list[dict[str, list[Any]]], float]  # requests, chunks, cpu seconds
+
+
+def new_loop() -> asyncio.AbstractEventLoop:
+    """A fresh event loop, uvloop's when it is installed (half the client CPU per chunk, see module doc)."""
+    try:
+        import uvloop
+
+        return uvloop.new_event_loop()
+    except ImportError:  # pragma: no cover - uvloop is a core dependency on Linux
+        return asyncio.new_event_loop()
+
+
+def run_in_private_loop(factory: Callable[[], Coroutine[Any, Any, T]]) -> concurrent.futures.Future[T]:
+    """Run a coroutine on a new event loop in a daemon thread; return a future of its result.
+
+    Works whether or not the caller is inside a running loop (Jupyter), because it never touches the
+    caller's loop.
+    """
+    fut: concurrent.futures.Future[T] = concurrent.futures.Future()
+
+    def target() -> None:
+        loop = new_loop()
+        asyncio.set_event_loop(loop)
+        try:
+            fut.set_result(loop.run_until_complete(factory()))
+        except BaseException as e:  # hand every failure, even KeyboardInterrupt, to the waiting caller
+            fut.set_exception(e)
+        finally:
+            with contextlib.suppress(Exception):
+                loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+    threading.Thread(target=target, name="vultr-toolkit-bench", daemon=True).start()
+    return fut
+
+
+def _session(plan: Plan, limit: int) -> aiohttp.ClientSession:
+    timeout = aiohttp.ClientTimeout(total=plan.timeout_s, sock_connect=min(plan.stall_timeout_s, 30.0),
+                                    sock_read=plan.stall_timeout_s)
+    connector = aiohttp.TCPConnector(limit=max(0, limit), force_close=False, enable_cleanup_closed=False)
+    return aiohttp.ClientSession(connector=connector, timeout=timeout, auto_decompress=False,
+                                 skip_auto_headers=("User-Agent",))
+
+
+async def _send(session: aiohttp.ClientSession, url: str, headers: dict[str, str], body: bytes, rec: Raw,
+                progress: Any, slot: int) -> None:
+    """One request, the hot path: stamp every read, keep the bytes, classify transport failures."""
+    stamps: list[int] = []
+    reads: list[bytes] = []
+    rec["stamps"] = stamps
+    rec["reads"] = reads
+    mono = time.monotonic_ns
+    rec["sent_ns"] = mono()
+    got_headers = False
+    try:
+        async with session.post(url, data=body, headers=headers) as resp:
+            got_headers = True
+            rec["status"] = resp.status
+            if resp.status != 200:
+                rec["body"] = await resp.read()
+                rec["retry_after"] = resp.headers.get("Retry-After")
+            else:
+                read = resp.content.readany
+                while True:
+                    data = await read()
+                    if not data:
+                        break
+                    stamps.append(mono())
+                    reads.append(data)
+    except aiohttp.ServerTimeoutError as e:
+        # sock_read expired: after the headers that is a stalled stream, before them a timeout.
+        rec["failure"] = "stalled" if got_headers else "timeout"
+        rec["message"] = f"no data for {e!s}" if str(e) else "no data within stall_timeout_s"
+    except TimeoutError:
+        rec["failure"] = "timeout"
+        rec["message"] = "the request exceeded timeout_s"
+    except aiohttp.ClientPayloadError as e:
+        rec["failure"] = "truncated"
+        rec["message"] = f"the stream was cut: {type(e).__name__}"
+    except (aiohttp.ClientError, OSError) as e:
+        rec["failure"] = "truncated" if got_headers else "connection"
+        rec["message"] = f"{type(e).__name__}: {e!s}"[:300]
+    rec["end_ns"] = mono()
+    progress[slot] += 1
+
+
+def _new_rec(rid: int, phase: str, scheduled_ns: int) -> Raw:
+    return {"rid": rid, "phase": phase, "scheduled_ns": scheduled_ns, "woke_ns": time.monotonic_ns(),
+            "status": 0, "failure": None, "message": "", "body": b"", "retry_after": None}
+
+
+async def _closed_loop(session: aiohttp.ClientSession, cfg: EngineConfig, plan: Plan, users: int,
+                       budget: int | None, deadline_ns: int | None, start_ns: int, first_rid: int, stride: int,
+                       phase: str, progress: Any, slot: int) -> list[Raw]:
+    recs: list[Raw] = []
+    url = cfg.url + "/chat/completions"
+    headers = cfg.headers()
+    counter = [0]
+
+    async def user() -> None:
+        free_at = start_ns
+        while True:
+            k = counter[0]
+            if budget is not None and k >= budget:
+                return
+            if deadline_ns is not None and time.monotonic_ns() >= deadline_ns:
+                return
+            counter[0] = k + 1
+            rid = first_rid + k * stride
+            rec = _new_rec(rid, phase, free_at)
+            recs.append(rec)
+            await _send(session, url, headers, plan.body(rid), rec, progress, slot)
+            free_at = rec["end_ns"]
+
+    await _sleep_until(start_ns)
+    await asyncio.gather(*(user() for _ in range(users)))
+    return recs
+
+
+async def _open_loop(session: aiohttp.ClientSession, cfg: EngineConfig, plan: Plan, offsets_ns: Sequence[int],
+                     rids: Sequence[int], max_concurrency: int | None, start_ns: int, progress: Any,
+                     slot: int) -> list[Raw]:
+    recs: list[Raw] = []
+    url = cfg.url + "/chat/completions"
+    headers = cfg.headers()
+    sem = asyncio.Semaphore(max_concurrency) if max_concurrency else None
+    tasks = []
+
+    async def capped(body: bytes, rec: Raw) -> None:
+        assert sem is not None
+        async with sem:
+            await _send(session, url, headers, body, rec, progress, slot)
+
+    for off, rid in zip(offsets_ns, rids, strict=True):
+        due = start_ns + int(off)
+        await _sleep_until(due)
+        rec = _new_rec(rid, "measure", due)
+        recs.append(rec)
+        body = plan.body(rid)
+        coro = capped(body, rec) if sem is not None else _send(session, url, headers, body, rec, progress, slot)
+        tasks.append(asyncio.ensure_future(coro))
+    if tasks:
+        await asyncio.gather(*tasks)
+    return recs
+
+
+async def _sleep_until(due_ns: int) -> None:
+    delay = due_ns - time.monotonic_ns()
+    if delay > 0:
+        await asyncio.sleep(delay / 1e9)
+
+
+def _finish(recs: list[Raw], level_index: int, worker: int) -> tuple[list[dict[str, Any]], list[dict[str, list[Any]]]]:
+    """Parse raw records into request rows + chunk columns (after the level, off the hot path)."""
+    rows, chunk_cols = [], []
+    for rec in recs:
+        row, chunks = analyse_request(rec)
+        row.update(request_id=rec["rid"], level_index=level_index, phase=rec["phase"], worker=worker,
+                   scheduled_ns=rec["scheduled_ns"], woke_ns=rec["woke_ns"], sent_ns=rec["sent_ns"],
+                   end_ns=rec["end_ns"])
+        rows.append(row)
+        chunks["request_id"] = [rec["rid"]] * len(chunks["index"])
+        chunk_cols.append(chunks)
+    return rows, chunk_cols
+
+
+async def _level_task(session: aiohttp.ClientSession, cfg: EngineConfig, plan: Plan, level: Level,
+                      level_index: int, worker: int, workers: int, start_ns: int, offsets_ns: Sequence[int],
+                      progress: Any, slot: int, warmup: int, first_rid: int) -> LevelOutput:
+    """Run this process's share of one level (or of the warm-up when ``warmup`` > 0)."""
+    cpu0 = time.thread_time() if workers == 1 else time.process_time()
+    if warmup:
+        share = warmup // workers + (worker < warmup % workers)
+        recs = await _closed_loop(session, cfg, plan, max(1, min(share, level.users or 1)), share, None, start_ns,
+                                  first_rid + worker, workers, "warmup", progress, slot)
+    elif level.mode == "concurrency":
+        users = level.users // workers + (worker < level.users % workers)
+        budget = None
+        if level.requests is not None:
+            budget = level.requests // workers + (worker < level.requests % workers)
+        deadline = start_ns + int(level.duration_s * 1e9) if level.duration_s is not None else None
+        recs = await _closed_loop(session, cfg, plan, users, budget, deadline, start_ns, first_rid + worker,
+                                  workers, "measure", progress, slot) if users else []
+    else:
+        mine = list(range(worker, len(offsets_ns), workers))
+        cap = None
+        if level.max_concurrency:
+            cap = max(1, level.max_concurrency // workers + (worker < level.max_concurrency % workers))
+        recs = await _open_loop(session, cfg, plan, [offsets_ns[i] for i in mine], [first_rid + i for i in mine],
+                                cap, start_ns, progress, slot)
+    cpu = (time.thread_time() if workers == 1 else time.process_time()) - cpu0
+    rows, chunks = _finish(recs, level_index, worker)
+    return rows, chunks, cpu
+
+
+# --- worker processes -----------------------------------------------------------------------------------------
+_WORKER: dict[str, Any] = {}
+
+
+def _worker_init(progress: Any) -> None:
+    loop = new_loop()
+    asyncio.set_event_loop(loop)
+    _WORKER["loop"] = loop
+    _WORKER["progress"] = progress
+    gc.freeze()
+
+
+def _worker_ping() -> int:
+    return os.getpid()
+
+
+def _worker_level(cfg: EngineConfig, plan: Plan, level: Level, level_index: int, worker: int, workers: int,
+                  start_ns: int, offsets_ns: Sequence[int], warmup: int, first_rid: int) -> LevelOutput:
+    loop: asyncio.AbstractEventLoop = _WORKER["loop"]
+    if "session" not in _WORKER:
+        async def make() -> aiohttp.ClientSession:
+            return _session(plan, 0)
+
+        _WORKER["session"] = loop.run_until_complete(make())
+    return loop.run_until_complete(_level_task(_WORKER["session"], cfg, plan, level, level_index, worker, workers,
+                                               start_ns, offsets_ns, _WORKER["progress"], worker, warmup,
+                                               first_rid))
+
+
+def _worker_close() -> bool:
+    session = _WORKER.pop("session", None)
+    if session is not None:
+        _WORKER["loop"].run_until_complete(session.close())
+    return True
+
+
+# --- orchestration --------------------------------------------------------------------------------------------
+async def fetch_models(cfg: EngineConfig, timeout_s: float = 30.0) -> list[dict[str, Any]] | None:
+    """GET ``/models`` (public on Vultr); None when the server has no such route or answers oddly."""
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout_s)) as s, \
+                s.get(cfg.url + "/models", headers=cfg.headers()) as resp:
+            if resp.status != 200:
+                return None
+            doc = await resp.json(content_type=None)
+    except (aiohttp.ClientConnectionError, TimeoutError, OSError) as e:
+        raise APIConnectionError(f"cannot reach the inference endpoint {cfg.url}/models ({type(e).__name__}); "
+                                 "check VULTR_INFERENCE_URL or that the sandbox is running",
+                                 method="GET", path="/models") from None
+    except (aiohttp.ClientError, ValueError):
+        return None
+    data = doc.get("data") if isinstance(doc, dict) else doc
+    return [d for d in data if isinstance(d, dict)] if isinstance(data, list) else None
+
+
+def _level_offsets(level: Level, rng: np.random.Generator) -> list[int]:
+    if level.mode != "rate":
+        return []
+    if level.requests is not None:
+        offs = arrival_offsets_s(level.requests, level.level, level.burstiness, rng)
+    else:
+        assert level.duration_s is not None
+        n = int(level.level * level.duration_s * 1.5) + 16
+        offs = arrival_offsets_s(n, level.level, level.burstiness, rng)
+        offs = offs[offs < level.duration_s]
+    return [int(o * 1e9) for o in offs]
+
+
+async def run_plan(cfg: EngineConfig, plan: Plan, *, workers: int = 1,
+                   progress: Any = None, on_level: Callable[[int], None] | None = None
+                   ) -> tuple[list[dict[str, Any]], list[dict[str, list[Any]]], list[dict[str, Any]]]:
+    """Run every level of ``plan``; return request rows, chunk columns and per-level diagnostics.
+
+    ``progress`` is a mutable sequence of ``workers`` counters the caller may poll (a shared-memory array when
+    ``workers > 1``).
+    """
+    if progress is None:
+        progress = [0] * workers
+    rng = np.random.default_rng((plan.seed, 7))
+    level_rows: list[dict[str, Any]] = []
+    rows: list[dict[str, Any]] = []
+    chunks: list[dict[str, list[Any]]] = []
+    next_rid = 0
+    gc.collect()
+    gc.freeze()  # as vLLM's bench: keep the collector from scanning startup objects mid-stream
+    try:
+        if workers == 1:
+            async with _session(plan, 0) as session:
+                for index, level in [(-1, plan.levels[0])] * bool(plan.warmup) + list(enumerate(plan.levels)):
+                    offsets = _level_offsets(level, rng) if index >= 0 else []
+                    start = time.monotonic_ns() + 1_000_000
+                    warm = plan.warmup if index < 0 else 0
+                    r, c, cpu = await _level_task(session, cfg, plan, level, max(index, 0), 0, 1, start, offsets,
+                                                  progress, 0, warm, next_rid)
+                    end = max([x["end_ns"] for x in r], default=start)
+                    next_rid = max([next_rid - 1, *(x["request_id"] for x in r)]) + 1
+                    rows += r
+                    chunks += c
+                    if index >= 0:
+                        level_rows.append(_level_row(index, level, start, end, cpu, 1))
+                        if on_level:
+                            on_level(index)
+        else:
+            ctx = multiprocessing.get_context("spawn")
+            with concurrent.futures.ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init,
+                                                        initargs=(progress,)) as pool:
+                loop = asyncio.get_running_loop()
+                # spawn imports the package in every worker: wait for all of them before timing anything
+                await asyncio.gather(*(loop.run_in_executor(pool, _worker_ping) for _ in range(workers * 2)))
+                for index, level in [(-1, plan.levels[0])] * bool(plan.warmup) + list(enumerate(plan.levels)):
+                    offsets = _level_offsets(level, rng) if index >= 0 else []
+                    warm = plan.warmup if index < 0 else 0
+                    start = time.monotonic_ns() + _START_DELAY_NS
+                    futs = [loop.run_in_executor(pool, _worker_level, cfg, plan, level, max(index, 0), w, workers,
+                                                 start, offsets, warm, next_rid) for w in range(workers)]
+                    outs = await asyncio.gather(*futs)
+                    cpu = 0.0
+                    end = start
+                    for r, c, cpu_w in outs:
+                        rows += r
+                        chunks += c
+                        cpu += cpu_w
+                        end = max([end, *(x["end_ns"] for x in r)])
+                    next_rid = max([next_rid - 1, *(x["request_id"] for o in outs for x in o[0])]) + 1
+                    if index >= 0:
+                        level_rows.append(_level_row(index, level, start, end, cpu, workers))
+                        if on_level:
+                            on_level(index)
+                await asyncio.gather(*(loop.run_in_executor(pool, _worker_close) for _ in range(workers)))
+    finally:
+        gc.unfreeze()
+    return rows, chunks, level_rows
+
+
+def _level_row(index: int, level: Level, start_ns: int, end_ns: int, cpu_s: float, workers: int) -> dict[str, Any]:
+    wall = max(1e-9, (end_ns - start_ns) / 1e9)
+    return {"level_index": index, "mode": level.mode, "level": level.level, "requests_planned": level.requests,
+            "duration_planned_s": level.duration_s, "max_concurrency": level.max_concurrency,
+            "burstiness": level.burstiness, "start_ns": start_ns, "end_ns": end_ns, "duration_s": wall,
+            "client_cpu_s": cpu_s, "client_cpu_pct": 100.0 * cpu_s / wall, "workers": workers}
+
+
+def validate_model(model: str, docs: list[dict[str, Any]] | None) -> dict[str, Any]:
+    """Check ``model`` against the ``/models`` documents; return its pricing (USD per token, may be empty)."""
+    if docs is None:
+        return {}
+    ids = [str(d.get("id")) for d in docs]
+    if model not in ids:
+        shown = ", ".join(ids[:12]) + (" …" if len(ids) > 12 else "")
+        raise ConfigError(f"model {model!r} is not served by this endpoint; available: {shown}")
+    doc = docs[ids.index(model)]
+    from ..api.inference import model_pricing
+
+    return model_pricing(doc)

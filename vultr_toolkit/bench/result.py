@@ -1,0 +1,272 @@
+"""BenchmarkResult: the raw truth of a run (``.requests``, ``.chunks``, ``.levels``) and what derives from it.
+
+``.requests`` has one row per request sent (warm-up rows included, ``phase="warmup"``, and excluded from the
+summary); ``.chunks`` one row per SSE message received; ``.levels`` one row per load level with the client's
+own diagnostics. :meth:`BenchmarkResult.summary` and every plot are computed from those frames, so a saved
+and reloaded result summarises identically. Metric definitions: :mod:`vultr_toolkit.bench.metrics`.
+
+Example::
+
+    res = vt.bench.run(client, model="qwen3.8-27b", concurrency=[1, 8], requests=32, max_tokens=64)
+    res.summary()[["level", "ttft_s_p50", "tpot_s_p50", "itl_s_p99", "output_tokens_per_s"]]
+    run_id = res.save()                     # default history store; vt.store.HistoryStore().load_benchmark(run_id)
+    vt.bench.compare(res, other)            # side by side with ratios
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Final, cast
+
+import numpy as np
+import pandas as pd
+
+from .metrics import ERROR_KINDS, summarise
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.figure import Figure
+
+__all__ = ["CHUNK_COLUMNS", "LEVEL_COLUMNS", "REQUEST_COLUMNS", "BenchmarkResult", "compare"]
+
+_TS: Final = "datetime64[us, UTC]"
+
+REQUEST_COLUMNS: dict[str, Any] = {
+    "request_id": "Int64",
+    "level_index": "Int64",
+    "level": "Float64",
+    "mode": pd.CategoricalDtype(["concurrency", "rate"]),
+    "phase": pd.CategoricalDtype(["warmup", "measure"]),
+    "worker": "Int64",
+    "scheduled_at": _TS,
+    "sent_at": _TS,
+    "ended_at": _TS,
+    "schedule_lag_ms": "Float64",
+    "client_queue_ms": "Float64",
+    "ttft_s": "Float64",
+    "ttfc_s": "Float64",
+    "e2e_s": "Float64",
+    "output_tokens": "Int64",
+    "prompt_tokens": "Int64",
+    "tokens_source": pd.CategoricalDtype(["usage", "chunks", "tokenizer"]),
+    "chunks": "Int64",
+    "tpot_s": "Float64",
+    "itl_mean_s": "Float64",
+    "http_status": "Int64",
+    "status": pd.CategoricalDtype(["ok", "error"]),
+    "error_kind": pd.CategoricalDtype(list(ERROR_KINDS)),
+    "error": "string",
+    "finish_reason": "string",
+    "sent_ns": "Int64",
+}
+
+CHUNK_COLUMNS: dict[str, Any] = {
+    "request_id": "Int64",
+    "level_index": "Int64",
+    "index": "Int64",
+    "received_at": _TS,
+    "received_ns": "Int64",
+    "offset_s": "Float64",
+    "kind": pd.CategoricalDtype(["role", "reasoning", "content", "finish", "usage", "error", "done", "empty"]),
+    "tokens": "Int64",
+    "chars": "Int64",
+}
+
+LEVEL_COLUMNS: dict[str, Any] = {
+    "level_index": "Int64",
+    "mode": pd.CategoricalDtype(["concurrency", "rate"]),
+    "level": "Float64",
+    "requests_planned": "Int64",
+    "duration_planned_s": "Float64",
+    "max_concurrency": "Int64",
+    "burstiness": "Float64",
+    "started_at": _TS,
+    "ended_at": _TS,
+    "duration_s": "Float64",
+    "client_cpu_s": "Float64",
+    "client_cpu_pct": "Float64",
+    "workers": "Int64",
+}
+
+
+def _coerce(df: pd.DataFrame, schema: Mapping[str, Any]) -> pd.DataFrame:
+    """Exactly ``schema``'s columns, in order, with its dtypes (missing columns become all-NA)."""
+    out = {}
+    for col, dtype in schema.items():
+        s = df[col] if col in df.columns else pd.Series([None] * len(df), index=df.index, dtype="object")
+        if isinstance(dtype, str) and dtype.startswith("datetime64"):
+            out[col] = pd.to_datetime(s, utc=True).astype(cast(Any, dtype))
+        elif isinstance(dtype, pd.CategoricalDtype):
+            out[col] = s.astype("object").astype(dtype)
+        else:
+            out[col] = s.astype(cast(Any, dtype))
+    return pd.DataFrame(out, index=pd.RangeIndex(len(df)))
+
+
+class _Clock:
+    """Maps monotonic ns (the engine's clock, shared by every process on Linux) to UTC timestamps."""
+
+    def __init__(self, wall_ns: int, mono_ns: int) -> None:
+        self.wall_ns, self.mono_ns = wall_ns, mono_ns
+
+    def utc(self, ns: Any) -> pd.Series:
+        arr = pd.Series(ns, dtype="Int64")
+        return pd.to_datetime(arr + (self.wall_ns - self.mono_ns), unit="ns", utc=True).astype(_TS)
+
+
+def build_frames(rows: Sequence[dict[str, Any]], chunk_cols: Sequence[dict[str, list[Any]]],
+                 level_rows: Sequence[dict[str, Any]], *, wall_ns: int, mono_ns: int
+                 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Engine output -> the three typed frames (requests sorted by level and send time)."""
+    clock = _Clock(wall_ns, mono_ns)
+    levels_df = pd.DataFrame(list(level_rows))
+    level_of = {int(r["level_index"]): (r["level"], r["mode"]) for r in level_rows}
+    req = pd.DataFrame(list(rows))
+    if len(req):
+        req["level"] = [level_of.get(int(i), (np.nan, None))[0] for i in req["level_index"]]
+        req["mode"] = [level_of.get(int(i), (np.nan, None))[1] for i in req["level_index"]]
+        req["scheduled_at"] = clock.utc(req["scheduled_ns"]).to_numpy()
+        req["sent_at"] = clock.utc(req["sent_ns"]).to_numpy()
+        req["ended_at"] = clock.utc(req["end_ns"]).to_numpy()
+        req["schedule_lag_ms"] = (req["woke_ns"] - req["scheduled_ns"]).clip(lower=0) / 1e6
+        req["client_queue_ms"] = (req["sent_ns"] - req["woke_ns"]).clip(lower=0) / 1e6
+        req = req.sort_values(["level_index", "sent_ns", "request_id"], kind="stable")
+    requests = _coerce(req, REQUEST_COLUMNS)
+
+    sent_of = dict(zip(req["request_id"], req["sent_ns"], strict=True)) if len(req) else {}
+    lvl_of = dict(zip(req["request_id"], req["level_index"], strict=True)) if len(req) else {}
+    parts = [pd.DataFrame(c) for c in chunk_cols if c["index"]]
+    ch = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(CHUNK_COLUMNS))
+    if len(ch):
+        ch["received_at"] = clock.utc(ch["received_ns"]).to_numpy()
+        ch["offset_s"] = (ch["received_ns"] - ch["request_id"].map(sent_of)) / 1e9
+        ch["level_index"] = ch["request_id"].map(lvl_of)
+        ch = ch.sort_values(["request_id", "index"], kind="stable")
+    chunks = _coerce(ch, CHUNK_COLUMNS)
+
+    if len(levels_df):
+        levels_df["started_at"] = clock.utc(levels_df["start_ns"]).to_numpy()
+        levels_df["ended_at"] = clock.utc(levels_df["end_ns"]).to_numpy()
+    levels = _coerce(levels_df, LEVEL_COLUMNS)
+    return requests, chunks, levels
+
+
+@dataclasses.dataclass
+class BenchmarkResult:
+    """One benchmark run: raw frames plus JSON-safe metadata (model, endpoint, arguments; never a key).
+
+    Attributes: ``requests``, ``chunks``, ``levels`` (DataFrames) and ``meta`` (dict).
+    """
+
+    requests: pd.DataFrame
+    chunks: pd.DataFrame
+    levels: pd.DataFrame
+    meta: dict[str, Any]
+
+    # --- derived views ----------------------------------------------------------------------------------------
+    def summary(self, slo: Mapping[str, float] | None = None, *, warn: bool = True) -> pd.DataFrame:
+        """Per level: requests, errors by kind, mean and p50/p90/p95/p99 of ``ttft_s``, ``ttfc_s``, ``tpot_s``
+        (request-weighted), ``itl_s`` (token-weighted, from ``.chunks``) and ``e2e_s``; output tokens/s,
+        requests/s, achieved vs target rate, goodput against ``slo`` (defaults to the run's), $ per 1M output
+        tokens when the model's pricing is known; client diagnostics (schedule lag p99/max, client CPU %).
+
+        Warns when the client rather than the server may be the bottleneck (schedule lag p99 > 10 ms).
+
+        >>> res.summary(slo={"ttft_s": 0.5, "tpot_s": 0.05})[["level", "goodput_rps"]]  # doctest: +SKIP
+        """
+        out = summarise(self.requests, self.chunks, self.levels, slo=slo if slo is not None else self.meta.get("slo"),
+                        pricing=self.meta.get("pricing"))
+        if warn and len(out) and bool(out["client_bound"].any()):
+            bad = out.loc[out["client_bound"], "level"].tolist()
+            warnings.warn(f"benchmark client may be the bottleneck at level(s) {bad}: schedule lag p99 > 10 ms; "
+                          "use workers=2+ or a lighter load", RuntimeWarning, stacklevel=2)
+        return out
+
+    @property
+    def errors(self) -> pd.DataFrame:
+        """The failed requests (measured and warm-up), with their kind and message."""
+        return self.requests[self.requests["status"] == "error"].reset_index(drop=True)
+
+    def plot(self, *, fig: Figure | None = None) -> Figure:
+        """Overview figure: latency vs load, TTFT ECDF per level, throughput vs load (matplotlib objects,
+        no pyplot state; display it in Jupyter by leaving it as the cell's value)."""
+        from .. import plot as vplot
+
+        if fig is None:
+            from matplotlib.figure import Figure as _Figure
+
+            fig = _Figure(figsize=(15, 4.2), layout="constrained")
+        axes = fig.subplots(1, 3)
+        summary = self.summary(warn=False)
+        vplot.plot_latency_vs_load(summary, ax=axes[0])
+        vplot.plot_ttft_ecdf(self.requests, ax=axes[1])
+        vplot.plot_throughput(summary, ax=axes[2])
+        fig.suptitle(f"{self.meta.get('model', '?')} — {self.meta.get('label') or 'benchmark'}")
+        return fig
+
+    # --- persistence (shared/store contract) ------------------------------------------------------------------
+    def to_frames(self) -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:
+        """``(meta, {"requests", "chunks", "levels"})`` for the history store (JSON-safe meta, no secrets)."""
+        return dict(self.meta), {"requests": self.requests, "chunks": self.chunks, "levels": self.levels}
+
+    @classmethod
+    def from_frames(cls, meta: Mapping[str, Any], frames: Mapping[str, pd.DataFrame]) -> BenchmarkResult:
+        """Rebuild from :meth:`to_frames` output (dtypes re-asserted, so a round trip is exact)."""
+        return cls(_coerce(frames["requests"], REQUEST_COLUMNS), _coerce(frames["chunks"], CHUNK_COLUMNS),
+                   _coerce(frames["levels"], LEVEL_COLUMNS), dict(meta))
+
+    def save(self, store: Any = None) -> str:
+        """Save to a history store (a ``HistoryStore``, a store URL, or None for the default); returns run_id.
+
+        >>> run_id = res.save("sqlite:///bench.sqlite")  # doctest: +SKIP
+        """
+        if store is None or isinstance(store, str):
+            from ..store import HistoryStore
+
+            store = HistoryStore(store)
+        run_id: str = store.save_frames("benchmark", *self.to_frames())
+        return run_id
+
+    def __repr__(self) -> str:
+        n_err = int((self.requests["status"] == "error").sum())
+        levels = ", ".join(f"{lv:g}" for lv in self.levels["level"].dropna())
+        return (f"<BenchmarkResult model={self.meta.get('model')!r} mode={self.meta.get('mode')} "
+                f"levels=[{levels}] requests={len(self.requests)} errors={n_err} chunks={len(self.chunks)}>")
+
+
+_COMPARE_METRICS = ("ttft_s_p50", "ttft_s_p99", "tpot_s_p50", "tpot_s_p99", "itl_s_p50", "itl_s_p99", "e2e_s_p50",
+                    "e2e_s_p99", "output_tokens_per_s", "requests_per_s", "error_rate")
+
+
+def compare(a: BenchmarkResult | pd.DataFrame, b: BenchmarkResult | pd.DataFrame, *,
+            metrics: Sequence[str] | None = None, labels: tuple[str, str] | None = None,
+            slo: Mapping[str, float] | None = None) -> pd.DataFrame:
+    """Side-by-side summaries of two runs, per level and metric, with ``ratio = b / a``.
+
+    Long form: ``level``, ``metric``, ``a``, ``b``, ``ratio``, ``a_label``, ``b_label``; levels present in only
+    one run get NA on the other side. Accepts results or their ``summary()`` frames.
+
+    >>> vt.bench.compare(before, after, metrics=["ttft_s_p50", "output_tokens_per_s"])  # doctest: +SKIP
+    """
+    sa = a.summary(slo, warn=False) if isinstance(a, BenchmarkResult) else a
+    sb = b.summary(slo, warn=False) if isinstance(b, BenchmarkResult) else b
+    names = list(metrics) if metrics is not None else [m for m in _COMPARE_METRICS if m in sa.columns]
+    missing = [m for m in names if m not in sa.columns or m not in sb.columns]
+    if missing:
+        from .._errors import ConfigError
+
+        raise ConfigError(f"compare: unknown metric(s) {missing}; choose from the summary() columns")
+    la = labels[0] if labels else (a.meta.get("label") if isinstance(a, BenchmarkResult) else None) or "a"
+    lb = labels[1] if labels else (b.meta.get("label") if isinstance(b, BenchmarkResult) else None) or "b"
+    left = sa[["level", *names]].melt(id_vars="level", var_name="metric", value_name="a")
+    right = sb[["level", *names]].melt(id_vars="level", var_name="metric", value_name="b")
+    df = left.merge(right, on=["level", "metric"], how="outer")
+    df["a"] = df["a"].astype("Float64")
+    df["b"] = df["b"].astype("Float64")
+    ratio = df["b"] / df["a"].mask(df["a"] == 0)
+    df["ratio"] = ratio.astype("Float64")
+    df["metric"] = pd.Categorical(df["metric"], categories=names)
+    df["a_label"] = pd.Series([la] * len(df), dtype="string")
+    df["b_label"] = pd.Series([lb] * len(df), dtype="string")
+    return df.sort_values(["metric", "level"], kind="stable").reset_index(drop=True)
