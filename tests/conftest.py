@@ -1,3 +1,3 @@
 """Root conftest: shared fixtures live in tests/plugins/ (servers: PostgreSQL + Valkey; sandbox)."""
 
-pytest_plugins: list[str] = ["tests.plugins.servers"]
+pytest_plugins: list[str] = ["tests.plugins.servers", "tests.plugins.sandbox"]
