@@ -618,6 +618,8 @@ class RetryPolicy:
         on_retry: Callable[[tenacity.RetryCallState], None] | None,
         on_denied: Callable[[], None] | None,
     ) -> dict[str, Any]:
+        budget.deposit()  # one Retrying object = one call: its first attempt earns the budget a share
+
         def spend(_: tenacity.RetryCallState) -> bool:
             if budget.try_spend():
                 return False
@@ -819,7 +821,6 @@ class _CoreBase:
         method = method.upper()
         call = _Call(method, _check_path(path), params, json, is_idempotent(method, idempotent), timeout_s)
         self._count("calls")
-        self.budget.deposit()
         return call
 
     def _note_wait(self, wait: float) -> None:
