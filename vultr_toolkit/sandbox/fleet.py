@@ -10,9 +10,9 @@ payloads exactly as the real API sends them. Stripping them is the inventory lay
 
 Determinism: every resource kind draws from its own :class:`random.Random` seeded with ``"<seed>:<kind>"``
 (string seeds hash with SHA-512, independent of ``PYTHONHASHSEED``), and all dates count back from a fixed
-epoch, so the same seed and sizes give the same fleet byte for byte, and growing one kind does not reshuffle
-the others. Every plan an instance, node pool, bare-metal server or database uses exists in its catalogue, so
-cost joins work.
+epoch, so the same seed and sizes give the same fleet byte for byte; growing one kind leaves unrelated kinds as
+they were (load balancers and blocks attach to instances, so they follow the instance list). Every plan an
+instance, node pool, bare-metal server or database uses exists in its catalogue, so cost joins work.
 
 Example::
 
@@ -351,9 +351,11 @@ def _database_plans() -> list[Obj]:
 # --- compute ------------------------------------------------------------------------------------------------
 def _instances(seed: int, count: int) -> list[Obj]:
     rng = _rng(seed, "instances")
-    plan_ids = rng.choices([p[0] for p in _PLANS], weights=_PLAN_WEIGHTS, k=count)
+    plan_ids = [p[0] for p in _PLANS]
     out = []
-    for i, pid in enumerate(plan_ids):
+    for i in range(count):
+        # One draw at a time, so a bigger fleet starts with exactly the smaller one's instances.
+        pid = rng.choices(plan_ids, weights=_PLAN_WEIGHTS)[0]
         _, vcpu, ram, disk, bw, _cost, ptype, _vram, _gpu, _w = _PLAN_BY_ID[pid]
         region = rng.choice(_GPU_REGIONS if ptype == "vcg" else _REGION_IDS)
         os_id, os_name = rng.choice(_OS)
