@@ -1,0 +1,42 @@
+"""Health: probes of PostgreSQL, Valkey, the inference endpoint and the Vultr API; the monitor; analysis.
+
+Example::
+
+    import vultr_toolkit as vt
+
+    vt.check_health()                                   # one row per target + overall
+    hist = vt.HealthMonitor().run(interval_s=30, count=10)
+    vt.health.summarize(hist)                           # uptime %, p50/p95/p99 latency, incidents, MTTR
+"""
+
+from __future__ import annotations
+
+from .probes import (
+    APIProbe,
+    InferenceProbe,
+    ManagedDatabaseProbe,
+    PostgresProbe,
+    Probe,
+    Sample,
+    ValkeyProbe,
+    probe_api,
+    probe_inference,
+    probe_managed_database,
+    probe_postgres,
+    probe_valkey,
+)
+
+__all__ = [
+    "APIProbe",
+    "InferenceProbe",
+    "ManagedDatabaseProbe",
+    "PostgresProbe",
+    "Probe",
+    "Sample",
+    "ValkeyProbe",
+    "probe_api",
+    "probe_inference",
+    "probe_managed_database",
+    "probe_postgres",
+    "probe_valkey",
+]
