@@ -266,15 +266,22 @@ class ValkeyServer:
             r = redis.Redis.from_url(srv.url)
     """
 
-    def __init__(self, port: int | None = None, binary: ServerBinary | None = None) -> None:
+    def __init__(self, port: int | None = None, binary: ServerBinary | None = None,
+                 password: str | None = None) -> None:
         from mirakuru import TCPExecutor
 
         self.binary = binary or find_valkey_server()
         self.port = port or free_port()
         self.host = HOST
+        self.password = password
         self._dir = Path(tempfile.mkdtemp(prefix="vtk-valkey-"))
+        # The password goes in a 0600 config file, not argv: argv shows in `ps` and in mirakuru's DEBUG log.
+        conf = self._dir / "server.conf"
+        conf.write_text(f"requirepass {password}\n" if password else "")
+        conf.chmod(0o600)
         command = [
             self.binary.path,
+            str(conf),
             "--port", str(self.port),
             "--bind", self.host,
             "--save", "",
@@ -296,12 +303,15 @@ class ValkeyServer:
 
     @property
     def url(self) -> str:
-        return f"redis://{self.host}:{self.port}/0"
+        """``redis://127.0.0.1:<port>/0`` (with ``:<password>@`` when the server requires one)."""
+        auth = f":{self.password}@" if self.password else ""
+        return f"redis://{auth}{self.host}:{self.port}/0"
 
     def client(self, db: int = 0, **kwargs: Any) -> redis.Redis:
         """A redis-py client for this server (``decode_responses`` etc. pass through)."""
         import redis
 
+        kwargs.setdefault("password", self.password)
         return redis.Redis(host=self.host, port=self.port, db=db, **kwargs)
 
     def start(self) -> ValkeyServer:
@@ -331,7 +341,7 @@ class ValkeyServer:
         self.close()
 
     def __repr__(self) -> str:
-        return f"ValkeyServer(port={self.port}, kind={self.kind!r}, version={self.version!r})"
+        return f"ValkeyServer(port={self.port}, kind={self.kind!r}, version={self.version!r})"  # no password
 
 
 # ---- pytest hooks and fixtures -----------------------------------------------------------------------------------
@@ -402,7 +412,10 @@ def valkey_url(valkey_server: ValkeyServer) -> str:
 
 @pytest.fixture
 def private_valkey_server() -> Iterator[ValkeyServer]:
-    """A Valkey server owned by one test: stop/start/restart it freely on the same port (comes back empty)."""
+    """A Valkey server owned by one test: stop/start/restart it freely on the same port (comes back empty).
+
+    Need a password? ``ValkeyServer(password="sk-CANARY-...")`` as a context manager.
+    """
     server = ValkeyServer()
     try:
         server.start()
