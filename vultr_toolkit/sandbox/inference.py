@@ -353,7 +353,7 @@ class InferenceEmulator:
         for k in range(1, plan.total):
             due += self._itl_ns(profile, float(plan.itl_jitter[k]))
         if fault == "stall":
-            await asyncio.sleep(self.options["stall_s"])
+            await _stall(request, self.options["stall_s"])
         await _sleep_until(due)
         if fault == "cut":
             _abort(request)
@@ -433,7 +433,7 @@ class InferenceEmulator:
                 _abort(request)
                 return resp
             if fault == "stall":
-                await asyncio.sleep(opts["stall_s"])
+                await _stall(request, opts["stall_s"])
                 return resp
             now = time.monotonic_ns()
             await send(frame("{}", plan.finish_reason, usage_tokens=sent_tokens), 0, now)
@@ -482,6 +482,17 @@ async def _sleep_until(due_ns: int) -> None:
     delay = due_ns - time.monotonic_ns()
     if delay > 0:
         await asyncio.sleep(delay / 1e9)
+
+
+async def _stall(request: web.Request, seconds: float) -> None:
+    """Send nothing for ``seconds`` -- but stop as soon as the client hangs up (aiohttp does not cancel
+    handlers on disconnect, and a forgotten 1-hour sleep would hold the sandbox open)."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        transport = request.transport
+        if transport is None or transport.is_closing():
+            return
+        await asyncio.sleep(min(0.05, max(0.0, end - time.monotonic())))
 
 
 def _abort(request: web.Request) -> None:

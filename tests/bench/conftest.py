@@ -1,0 +1,28 @@
+"""A real sandbox (loopback HTTP) with a fast inference emulator, shared by the benchmark tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+import vultr_toolkit as vt
+from vultr_toolkit.sandbox.inference import InferenceEmulator
+
+# time_scale 0.05: TTFT ~2.5 ms, 1 ms per token -- fast tests, same code paths as real timing.
+FAST = {"time_scale": 0.05}
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[vt.Sandbox]:
+    with vt.Sandbox(seed=0, inference=FAST) as sb:
+        yield sb
+
+
+@pytest.fixture
+def emu(sandbox: vt.Sandbox) -> Iterator[InferenceEmulator]:
+    """The sandbox's emulator; options changed by a test are reset afterwards."""
+    assert sandbox.inference is not None
+    yield sandbox.inference
+    sandbox.inference.configure(faults={}, fault_cycle=None, usage="auto", fault_after_chunks=2, stall_s=3600.0,
+                                retry_after_s=1.0, **FAST)
