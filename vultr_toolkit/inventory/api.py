@@ -591,7 +591,7 @@ class InventoryAPI(_InventoryMethods[pd.DataFrame, InventorySnapshot, DatabaseHe
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
             bar.close()
-        return finish(results)
+        return finish({name: results[name] for name in jobs})  # request order, not completion order
 
 
 class AsyncInventoryAPI(_InventoryMethods[Any, Any, Any]):
