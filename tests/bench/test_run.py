@@ -63,7 +63,7 @@ def test_bad_arguments_fail_before_any_request(sandbox: vt.Sandbox) -> None:
         vt.bench.run(sandbox, model="qwen3.8-27b", max_tokens=0, progress=False)
     with pytest.raises(vt.ConfigError, match="not both"):
         vt.bench.run(sandbox, model="qwen3.8-27b", max_tokens=8, concurrency=[1], rate=2.0, progress=False)
-    with pytest.raises(vt.ConfigError, match="no-such-model.*available: qwen3.8-27b"):
+    with pytest.raises(vt.ConfigError, match=r"no-such-model.*available: qwen3\.8-27b"):
         vt.bench.run(sandbox, model="no-such-model", max_tokens=8, concurrency=1, requests=2, progress=False)
     with pytest.raises(vt.ConfigError, match="workers"):
         vt.bench.run(sandbox, model="qwen3.8-27b", max_tokens=8, workers=0, progress=False)
