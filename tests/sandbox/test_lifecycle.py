@@ -1,0 +1,117 @@
+"""Start/stop, properties, settings(), use inside a running event loop, and the CLI as a subprocess."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import socket
+import subprocess
+import sys
+
+import httpx2
+import pytest
+
+from vultr_toolkit import ConfigError, Settings
+from vultr_toolkit.sandbox import Sandbox
+
+
+def test_start_stop_idempotent_and_port_freed() -> None:
+    sb = Sandbox(seed=1)
+    assert sb.start() is sb and sb.start() is sb
+    port = sb.port
+    assert sb.api_url == f"http://127.0.0.1:{port}/v2"
+    assert sb.inference_url == f"http://127.0.0.1:{port}/v1"
+    assert httpx2.get(sb.api_url + "/regions").status_code == 200
+    sb.stop()
+    sb.stop()
+    with pytest.raises(httpx2.ConnectError):
+        httpx2.get(f"http://127.0.0.1:{port}/v2/regions")
+    with socket.socket() as s:  # the port is free again
+        s.bind(("127.0.0.1", port))
+    sb.start()  # and it can serve again
+    try:
+        assert httpx2.get(sb.api_url + "/regions").status_code == 200
+    finally:
+        sb.stop()
+
+
+def test_fixed_port_and_context_manager() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        free = s.getsockname()[1]
+    with Sandbox(port=free) as sb:
+        assert sb.port == free
+        assert httpx2.get(f"http://127.0.0.1:{free}/v2/plans").status_code == 200
+
+
+def test_api_key_default_and_explicit() -> None:
+    assert Sandbox().api_key.startswith("sandbox-")
+    assert Sandbox().api_key != Sandbox().api_key
+    assert Sandbox(api_key="sandbox-fixed-key").api_key == "sandbox-fixed-key"
+
+
+def test_bad_arguments_fail_at_construction() -> None:
+    with pytest.raises(ConfigError, match="rate_limit"):
+        Sandbox(rate_limit=0)
+    with pytest.raises(ConfigError, match="instancez"):
+        Sandbox(fleet={"instancez": 3})
+
+
+def test_settings_point_at_the_sandbox(sandbox: Sandbox) -> None:
+    s = sandbox.settings(rate_limit=7)
+    assert isinstance(s, Settings)
+    assert s.api_url == sandbox.api_url and s.inference_url == sandbox.inference_url
+    assert s.api_key is not None and s.api_key.get_secret_value() == sandbox.api_key
+    assert s.inference_api_key is not None
+    assert s.inference_api_key.get_secret_value() == sandbox.inference_api_key
+    assert s.rate_limit == 7
+    assert sandbox.api_key not in repr(s)
+    models = httpx2.get(sandbox.inference_url + "/models")
+    assert models.status_code == 200 and models.json()["data"]
+
+
+def test_works_from_inside_a_running_event_loop() -> None:
+    # Jupyter runs user code inside a loop; the sandbox must not need (or block) it.
+    async def main() -> int:
+        with Sandbox(seed=2) as sb:
+            async with httpx2.AsyncClient() as client:
+                r = await client.get(sb.api_url + "/instances",
+                                     headers={"Authorization": f"Bearer {sb.api_key}"})
+                return len(r.json()["instances"])
+
+    assert asyncio.run(main()) == 25
+
+
+def test_fleet_property_matches_what_is_served(sandbox: Sandbox) -> None:
+    r = httpx2.get(sandbox.api_url + "/blocks", headers={"Authorization": f"Bearer {sandbox.api_key}"})
+    assert [b["id"] for b in r.json()["blocks"]] == [b["id"] for b in sandbox.fleet["blocks"]]
+    assert sandbox.fleet_data.account["name"]
+
+
+def test_cli_runs_as_a_subprocess_and_stops_on_sigterm() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vultr_toolkit.cli", "sandbox", "--port", "0", "--seed", "3", "--instances", "7"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        info = json.loads(proc.stdout.readline())
+        assert set(info) >= {"api_url", "inference_url", "api_key", "inference_api_key", "port"}
+        headers = {"Authorization": f"Bearer {info['api_key']}"}
+        body = httpx2.get(info["api_url"] + "/instances", params={"per_page": 2}, headers=headers).json()
+        assert len(body["instances"]) == 2 and body["meta"]["links"]["next"] and body["meta"]["total"] == 7
+        assert httpx2.get(info["api_url"] + "/instances").status_code == 401
+        assert body["instances"] == Sandbox(seed=3, fleet={"instances": 7}).fleet["instances"][:2]
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.stderr is not None and "sandbox stopped" in proc.stderr.read()
+
+
+def test_cli_rejects_bad_fleet_json() -> None:
+    proc = subprocess.run([sys.executable, "-m", "vultr_toolkit.cli", "sandbox", "--fleet", "[1]"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "JSON object" in proc.stderr
