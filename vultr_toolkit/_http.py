@@ -753,10 +753,13 @@ class _Call:
     json: Any
     idempotent: bool
     timeout_s: float | None
+    headers: Mapping[str, str] | None = None
     started: float = field(default_factory=time.monotonic)
 
     def request_kwargs(self) -> dict[str, Any]:
         kw: dict[str, Any] = {"params": self.params}
+        if self.headers:
+            kw["headers"] = dict(self.headers)
         if self.json is not None:
             kw["json"] = self.json
         if self.timeout_s is not None:
@@ -817,9 +820,10 @@ class _CoreBase:
 
     # -- pure steps -------------------------------------------------------------------------------------------
     def _new_call(self, method: str, path: str, params: Mapping[str, Any] | None, json: Any,
-                  idempotent: bool | None, timeout_s: float | None) -> _Call:
+                  idempotent: bool | None, timeout_s: float | None, headers: Mapping[str, str] | None) -> _Call:
         method = method.upper()
-        call = _Call(method, _check_path(path), params, json, is_idempotent(method, idempotent), timeout_s)
+        call = _Call(method, _check_path(path), params, json, is_idempotent(method, idempotent), timeout_s,
+                     headers)
         self._count("calls")
         return call
 
@@ -914,33 +918,40 @@ class HTTPCore(_CoreBase):
         return self._finish(call, resp, content)
 
     def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None, json: Any = None,
-                idempotent: bool | None = None, timeout_s: float | None = None) -> APIResponse:
-        """Send a request with retries and rate limiting; return the decoded :class:`APIResponse`."""
-        call = self._new_call(method, path, params, json, idempotent, timeout_s)
+                idempotent: bool | None = None, timeout_s: float | None = None,
+                headers: Mapping[str, str] | None = None) -> APIResponse:
+        """Send a request with retries and rate limiting; return the decoded :class:`APIResponse`.
+
+        ``idempotent`` overrides the method's default (True lets a read-only POST be retried after 5xx);
+        ``timeout_s`` overrides the read timeout; ``headers`` are added to this request only.
+        """
+        call = self._new_call(method, path, params, json, idempotent, timeout_s, headers)
         retrying = self.policy.retrying(**self._hooks(call))
         resp: APIResponse = retrying(self._attempt, call)
         return APIResponse(resp.status, resp.headers, resp.data, retrying.statistics.get("attempt_number", 1),
                            resp.elapsed_s)
 
     def request_json(self, method: str, path: str, *, params: Mapping[str, Any] | None = None, json: Any = None,
-                     idempotent: bool | None = None, timeout_s: float | None = None) -> dict[str, Any]:
+                     idempotent: bool | None = None, timeout_s: float | None = None,
+                     headers: Mapping[str, str] | None = None) -> dict[str, Any]:
         """Like :meth:`request` but returns only the JSON object.
 
         >>> HTTPCore(sb.api_url, api_key=sb.api_key).request_json("GET", "/account")  # doctest: +SKIP
         {'account': {...}}
         """
         return self.request(method, path, params=params, json=json, idempotent=idempotent,
-                            timeout_s=timeout_s).data
+                            timeout_s=timeout_s, headers=headers).data
 
     @contextlib.contextmanager
     def stream(self, method: str, path: str, *, params: Mapping[str, Any] | None = None, json: Any = None,
-               idempotent: bool | None = None, timeout_s: float | None = None) -> Iterator[StreamResponse]:
+               idempotent: bool | None = None, timeout_s: float | None = None,
+               headers: Mapping[str, str] | None = None) -> Iterator[StreamResponse]:
         """Open a streamed response, retrying only until it is open; then hand it over, never retried.
 
         >>> with core.stream("POST", "/chat/completions", json=body) as s:  # doctest: +SKIP
         ...     for line in s.iter_lines(): print(line)
         """
-        call = self._new_call(method, path, params, json, idempotent, timeout_s)
+        call = self._new_call(method, path, params, json, idempotent, timeout_s, headers)
         resp: httpx2.Response = self.policy.retrying(**self._hooks(call))(self._open, call)
         try:
             yield StreamResponse(resp, call.method, call.path)
@@ -1020,36 +1031,37 @@ class AsyncHTTPCore(_CoreBase):
         return self._finish(call, resp, content)
 
     async def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
-                      json: Any = None, idempotent: bool | None = None,
-                      timeout_s: float | None = None) -> APIResponse:
-        """Send a request with retries and rate limiting; return the decoded :class:`APIResponse`."""
-        call = self._new_call(method, path, params, json, idempotent, timeout_s)
+                      json: Any = None, idempotent: bool | None = None, timeout_s: float | None = None,
+                      headers: Mapping[str, str] | None = None) -> APIResponse:
+        """Send a request with retries and rate limiting; return the decoded :class:`APIResponse`
+        (arguments as in :meth:`HTTPCore.request`)."""
+        call = self._new_call(method, path, params, json, idempotent, timeout_s, headers)
         retrying = self.policy.async_retrying(**self._hooks(call))
         resp: APIResponse = await retrying(self._attempt, call)
         return APIResponse(resp.status, resp.headers, resp.data, retrying.statistics.get("attempt_number", 1),
                            resp.elapsed_s)
 
     async def request_json(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
-                           json: Any = None, idempotent: bool | None = None,
-                           timeout_s: float | None = None) -> dict[str, Any]:
+                           json: Any = None, idempotent: bool | None = None, timeout_s: float | None = None,
+                           headers: Mapping[str, str] | None = None) -> dict[str, Any]:
         """Like :meth:`request` but returns only the JSON object.
 
         >>> await AsyncHTTPCore(url, api_key=key).request_json("GET", "/account")  # doctest: +SKIP
         """
         resp = await self.request(method, path, params=params, json=json, idempotent=idempotent,
-                                  timeout_s=timeout_s)
+                                  timeout_s=timeout_s, headers=headers)
         return resp.data
 
     @contextlib.asynccontextmanager
     async def stream(self, method: str, path: str, *, params: Mapping[str, Any] | None = None, json: Any = None,
-                     idempotent: bool | None = None,
-                     timeout_s: float | None = None) -> AsyncIterator[AsyncStreamResponse]:
+                     idempotent: bool | None = None, timeout_s: float | None = None,
+                     headers: Mapping[str, str] | None = None) -> AsyncIterator[AsyncStreamResponse]:
         """Open a streamed response, retrying only until it is open; then hand it over, never retried.
 
         >>> async with core.stream("POST", "/chat/completions", json=body) as s:  # doctest: +SKIP
         ...     async for line in s.aiter_lines(): print(line)
         """
-        call = self._new_call(method, path, params, json, idempotent, timeout_s)
+        call = self._new_call(method, path, params, json, idempotent, timeout_s, headers)
         resp: httpx2.Response = await self.policy.async_retrying(**self._hooks(call))(self._open, call)
         try:
             yield AsyncStreamResponse(resp, call.method, call.path)

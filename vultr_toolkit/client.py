@@ -229,9 +229,12 @@ class Client(_ClientBase[HTTPCore]):
         return _lazy_resource("vultr_toolkit.inventory", "InventoryAPI", "client.inventory", self)
 
     def close(self) -> None:
-        """Close every connection pool this client opened (shared rate limiters stay for other clients)."""
+        """Close every connection pool this client opened (shared rate limiters stay for other clients).
+
+        ``stats()`` keeps working afterwards; requests do not.
+        """
         with self._cores_lock:
-            cores, self._cores = list(self._cores.values()), {}
+            cores = list(self._cores.values())
         for core in cores:
             core.close()
 
@@ -268,9 +271,9 @@ class AsyncClient(_ClientBase[AsyncHTTPCore]):
         return _lazy_resource("vultr_toolkit.inventory", "AsyncInventoryAPI", "client.inventory", self)
 
     async def aclose(self) -> None:
-        """Close every connection pool this client opened."""
+        """Close every connection pool this client opened (``stats()`` keeps working)."""
         with self._cores_lock:
-            cores, self._cores = list(self._cores.values()), {}
+            cores = list(self._cores.values())
         for core in cores:
             await core.aclose()
 
