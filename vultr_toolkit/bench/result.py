@@ -221,11 +221,9 @@ class BenchmarkResult:
 
         >>> run_id = res.save("sqlite:///bench.sqlite")  # doctest: +SKIP
         """
-        if store is None or isinstance(store, str):
-            from ..store import HistoryStore
+        from ..store import BENCHMARK_KIND, as_store
 
-            store = HistoryStore(store)
-        run_id: str = store.save_frames("benchmark", *self.to_frames())
+        run_id: str = as_store(store).save_frames(BENCHMARK_KIND, *self.to_frames())
         return run_id
 
     def __repr__(self) -> str:
