@@ -11,6 +11,7 @@ Example::
 
 from __future__ import annotations
 
+from .monitor import HealthMonitor
 from .probes import (
     APIProbe,
     InferenceProbe,
@@ -28,6 +29,7 @@ from .probes import (
 
 __all__ = [
     "APIProbe",
+    "HealthMonitor",
     "InferenceProbe",
     "ManagedDatabaseProbe",
     "PostgresProbe",
