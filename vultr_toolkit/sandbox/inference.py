@@ -19,7 +19,8 @@ What it emulates (see ``shared/research/vultr-api.md`` §6):
   ``itl = itl_s * (1 + batch_slowdown * (active - 1)) * jitter``. Every frame is paced against an absolute
   deadline (request start + cumulative intervals, so lateness never accumulates) and its send time is stamped
   with :func:`time.monotonic_ns` right before the write — the same CLOCK_MONOTONIC a client in any process on
-  this machine reads. :meth:`InferenceEmulator.chunk_log` returns those stamps and the emulator's own lateness.
+  this machine reads (event-loop timers have ~1 ms granularity, so a frame can leave up to ~1 ms *early*;
+  ``lateness_ms`` records that too). :meth:`InferenceEmulator.chunk_log` returns those stamps and the emulator's own lateness.
 * Auth: chat needs ``Authorization: Bearer <api_key>``; without one the answer is Vultr's
   ``401 {"message": "No API key provided"}``; other errors use the OpenRouter envelope
   ``{"error": {"code", "message", "type", "metadata": {"error_type"}}}``.
@@ -424,9 +425,11 @@ class InferenceEmulator:
                 await send(frame(f'{{"{kind}":"{"".join(words)}"}}', usage_tokens=sent_tokens), k, due)
             else:
                 fault = "none"
+            # trailing frames are due with the last token (never before it, even if that one left early)
+            now = max(due, time.monotonic_ns())
             if fault == "in_band_error":
                 err = json.dumps(error_envelope(502, "The model failed while generating"), separators=(",", ":"))
-                await send(b"data: " + err.encode() + b"\n\n", 0, time.monotonic_ns())
+                await send(b"data: " + err.encode() + b"\n\n", 0, now)
                 await resp.write_eof()
                 return resp
             if fault == "cut":
@@ -435,7 +438,6 @@ class InferenceEmulator:
             if fault == "stall":
                 await _stall(request, opts["stall_s"])
                 return resp
-            now = time.monotonic_ns()
             await send(frame("{}", plan.finish_reason, usage_tokens=sent_tokens), 0, now)
             if want_usage:
                 usage = json.dumps(plan.usage(sent_tokens), separators=(",", ":"))
