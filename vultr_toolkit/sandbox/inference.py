@@ -20,7 +20,8 @@ What it emulates (see ``shared/research/vultr-api.md`` §6):
   deadline (request start + cumulative intervals, so lateness never accumulates) and its send time is stamped
   with :func:`time.monotonic_ns` right before the write — the same CLOCK_MONOTONIC a client in any process on
   this machine reads (event-loop timers have ~1 ms granularity, so a frame can leave up to ~1 ms *early*;
-  ``lateness_ms`` records that too). :meth:`InferenceEmulator.chunk_log` returns those stamps and the emulator's own lateness.
+  ``lateness_ms`` records that too). :meth:`InferenceEmulator.chunk_log` returns those stamps and the
+  emulator's own lateness.
 * Auth: chat needs ``Authorization: Bearer <api_key>``; without one the answer is Vultr's
   ``401 {"message": "No API key provided"}``; other errors use the OpenRouter envelope
   ``{"error": {"code", "message", "type", "metadata": {"error_type"}}}``.
