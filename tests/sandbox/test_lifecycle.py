@@ -8,6 +8,8 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
+import time
 
 import httpx2
 import pytest
@@ -115,3 +117,25 @@ def test_cli_rejects_bad_fleet_json() -> None:
     proc = subprocess.run([sys.executable, "-m", "vultr_toolkit.cli", "sandbox", "--fleet", "[1]"],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "JSON object" in proc.stderr
+
+
+def test_stop_does_not_wait_for_a_request_in_flight() -> None:
+    sb = Sandbox(seed=0).start()
+    sb.set_faults("/v2/account", latency_ms=120_000)
+    errors: list[BaseException] = []
+
+    def slow() -> None:
+        try:
+            httpx2.get(sb.api_url + "/account", headers={"Authorization": f"Bearer {sb.api_key}"}, timeout=60)
+        except BaseException as e:
+            errors.append(e)
+
+    client = threading.Thread(target=slow, daemon=True)
+    client.start()
+    time.sleep(0.3)  # let the request reach its two-minute sleep (stop must not hang either way)
+    stopper = threading.Thread(target=sb.stop, daemon=True)
+    stopper.start()
+    stopper.join(timeout=30)
+    assert not stopper.is_alive(), "stop() hung on a request in flight"
+    client.join(timeout=30)
+    assert errors and isinstance(errors[0], httpx2.TransportError)

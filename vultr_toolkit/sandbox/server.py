@@ -119,7 +119,8 @@ class Sandbox:
                 return
             with contextlib.suppress(RuntimeError):  # the loop may already be closed
                 loop.call_soon_threadsafe(loop.stop)
-            thread.join(timeout=30)
+            if thread is not threading.current_thread():  # e.g. __del__ running on the server thread
+                thread.join(timeout=30)
             self._thread = None
             self._port = None
 
@@ -143,7 +144,8 @@ class Sandbox:
         self._loop = loop
         asyncio.set_event_loop(loop)
         try:
-            runner = web.AppRunner(self._make_app(), access_log=None, handle_signals=False)
+            # A short shutdown grace: stop() must not wait a minute for a stalled stream or a slow fault.
+            runner = web.AppRunner(self._make_app(), access_log=None, handle_signals=False, shutdown_timeout=1.0)
             loop.run_until_complete(runner.setup())
             site = web.TCPSite(runner, self.host, self._requested_port, backlog=1024)
             loop.run_until_complete(site.start())
