@@ -11,6 +11,7 @@ Example::
 
 from __future__ import annotations
 
+from .analysis import incidents, summarize
 from .monitor import HealthMonitor
 from .probes import (
     APIProbe,
@@ -26,6 +27,7 @@ from .probes import (
     probe_postgres,
     probe_valkey,
 )
+from .utils import check_health, get_stats, test_services
 
 __all__ = [
     "APIProbe",
@@ -36,9 +38,14 @@ __all__ = [
     "Probe",
     "Sample",
     "ValkeyProbe",
+    "check_health",
+    "get_stats",
+    "incidents",
     "probe_api",
     "probe_inference",
     "probe_managed_database",
     "probe_postgres",
     "probe_valkey",
+    "summarize",
+    "test_services",
 ]
