@@ -73,11 +73,11 @@ def test_bad_arguments_fail_before_any_request(sandbox: vt.Sandbox) -> None:
 def test_faults_every_request_one_row_and_classified(sandbox: vt.Sandbox, emu: InferenceEmulator) -> None:
     emu.configure(fault_cycle=["none", "http_429", "http_502", "http_504", "in_band_error", "cut", "stall"],
                   retry_after_s=0.01)
-    before = _chat_posts(sandbox)
+    before = emu.chat_requests
     res = vt.bench.run(sandbox, model="qwen3.8-27b", concurrency=7, requests=14, max_tokens=10,
                        stall_timeout_s=0.5, progress=False)
     req = res.requests
-    assert len(req) == 14 == _chat_posts(sandbox) - before
+    assert len(req) == 14 == emu.chat_requests - before
     counts = req["error_kind"].astype("string").fillna("ok").value_counts().to_dict()
     assert counts == {"ok": 2, "http_429": 2, "http_5xx": 4, "in_band_error": 2, "truncated": 2, "stalled": 2}
     stalled = req[req["error_kind"] == "stalled"]

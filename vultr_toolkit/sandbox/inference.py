@@ -185,6 +185,7 @@ class InferenceEmulator:
         self._profiles: dict[str, ModelProfile] = {m.id: dataclasses.replace(m) for m in DEFAULT_MODELS}
         self._active: dict[str, int] = {}
         self._requests = 0
+        self._cycle_start = 0
         self._fault_rng = np.random.default_rng((seed, 1))
         self._log: dict[str, list[int]] = {k: [] for k in ("request", "index", "tokens", "due_ns", "sent_ns")}
         self.configure(**options)
@@ -206,6 +207,8 @@ class InferenceEmulator:
         for key, value in options.items():
             if key != "models":
                 self.options[key] = value
+        if "fault_cycle" in options:
+            self._cycle_start = self._requests  # a new cycle starts with its first entry
         for kind in list(self.options["faults"]) + list(self.options["fault_cycle"] or []):
             if kind not in FAULT_KINDS:
                 raise ValueError(f"unknown fault {kind!r}; known: {FAULT_KINDS}")
@@ -217,6 +220,11 @@ class InferenceEmulator:
     def profile(self, model: str) -> ModelProfile:
         """The behaviour profile of one model (``KeyError`` if unknown)."""
         return self._profiles[model]
+
+    @property
+    def chat_requests(self) -> int:
+        """Valid chat requests received so far (counted on arrival, faulted ones included)."""
+        return self._requests
 
     def active_streams(self, model: str | None = None) -> int:
         """Requests currently being answered (for one model, or all)."""
@@ -293,7 +301,7 @@ class InferenceEmulator:
             return header
         cycle: Sequence[str] | None = self.options["fault_cycle"]
         if cycle:
-            return cycle[(n - 1) % len(cycle)]
+            return cycle[(n - 1 - self._cycle_start) % len(cycle)]
         faults: dict[str, float] = self.options["faults"]
         if faults:
             u = float(self._fault_rng.random())
