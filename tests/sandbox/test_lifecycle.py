@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 
 import httpx2
 import pytest
@@ -139,3 +140,22 @@ def test_stop_does_not_wait_for_a_request_in_flight() -> None:
     assert not stopper.is_alive(), "stop() hung on a request in flight"
     client.join(timeout=30)
     assert errors and isinstance(errors[0], httpx2.TransportError)
+
+
+def test_bad_inference_options_fail_at_construction() -> None:
+    with pytest.raises(ConfigError, match="inference"):
+        Sandbox(inference={"no_such_option": 1})
+
+
+def test_inference_emulator_is_reachable_before_start_and_keeps_its_options() -> None:
+    sb = Sandbox(inference={"time_scale": 0.5})
+    assert sb.inference.options["time_scale"] == 0.5
+    with sb:
+        assert httpx2.get(sb.inference_url + "/models").status_code == 200
+
+
+def test_request_log_keeps_the_newest_rows_up_to_its_limit(make_sandbox: Callable[..., Sandbox]) -> None:
+    sb = make_sandbox(log_limit=3, rate_limit=None)
+    for per_page in range(1, 6):
+        httpx2.get(sb.api_url + "/regions", params={"per_page": per_page})
+    assert sb.requests_log()["query"].tolist() == ["per_page=3", "per_page=4", "per_page=5"]

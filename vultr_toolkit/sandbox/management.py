@@ -28,6 +28,7 @@ from typing import Any
 
 from aiohttp import web
 
+from .._errors import ConfigError
 from .faults import error_response
 from .fleet import PERIODS, Fleet, database_alerts, database_backups, database_usage, inference_usage
 from .pagination import PAGINATION_BUGS, PageParamError, paginate, parse_per_page
@@ -67,8 +68,6 @@ class ManagementAPI:
     def set_pagination_bug(self, bug: str | None) -> None:
         """``"repeat_cursor"``, ``"endless"`` or None (the correct pager)."""
         if bug is not None and bug not in PAGINATION_BUGS:
-            from .._errors import ConfigError
-
             raise ConfigError(f"set_pagination_bug({bug!r}): use one of {PAGINATION_BUGS} or None")
         self.pagination_bug = bug
 

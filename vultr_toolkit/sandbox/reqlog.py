@@ -15,6 +15,7 @@ Example::
 from __future__ import annotations
 
 import threading
+from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from .._redact import redact
@@ -40,10 +41,14 @@ COLUMNS: dict[str, str] = {
 
 
 class RequestLog:
-    """Append-only, thread-safe list of request records (the server thread writes, tests read)."""
+    """Append-only, thread-safe list of request records (the server thread writes, tests read).
 
-    def __init__(self) -> None:
-        self._rows: list[tuple[Any, ...]] = []
+    ``max_rows`` bounds it (oldest rows are dropped first); None keeps everything.
+    """
+
+    def __init__(self, max_rows: int | None = None) -> None:
+        # A bounded deque drops the oldest rows first: a long benchmark keeps its recent history.
+        self._rows: deque[tuple[Any, ...]] = deque(maxlen=max_rows)
         self._lock = threading.Lock()
 
     def record(self, *, at: float, t_mono: float, method: str, path: str, query: str, status: int | None,

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import random
 import secrets
 import threading
@@ -42,6 +43,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Sandbox"]
 
+logger = logging.getLogger(__name__)
+
 
 class Sandbox:
     """An emulator of the Vultr v2 API and the Serverless Inference API on ``127.0.0.1``.
@@ -55,7 +58,10 @@ class Sandbox:
         api_key: the management key the server accepts; a random ``sandbox-…`` string by default.
         rate_limit: requests per rolling second per client IP on ``/v2`` before 429 (Vultr: 30); None disables.
         latency_ms: latency added to every ``/v2`` request (a constant, ``(mean, sd)`` or a callable).
-        inference: options passed to :class:`~vultr_toolkit.sandbox.inference.InferenceEmulator`.
+        inference: options passed to :class:`~vultr_toolkit.sandbox.inference.InferenceEmulator` (built here, so
+            bad options fail at once and its state survives a restart; reachable as ``.inference``).
+        log_limit: the request log keeps the newest this many rows (None: unbounded), so a long benchmark run
+            cannot eat the memory.
 
     Example::
 
@@ -69,7 +75,8 @@ class Sandbox:
 
     def __init__(self, seed: int = 0, *, fleet: Mapping[str, int] | None = None, port: int = 0,
                  host: str = "127.0.0.1", api_key: str | None = None, rate_limit: float | None = 30.0,
-                 latency_ms: LatencySpec = 0.0, inference: Mapping[str, Any] | None = None) -> None:
+                 latency_ms: LatencySpec = 0.0, inference: Mapping[str, Any] | None = None,
+                 log_limit: int | None = 1_000_000) -> None:
         if rate_limit is not None and not rate_limit > 0:
             raise ConfigError(f"Sandbox(rate_limit={rate_limit!r}): use a positive number of requests/s or None")
         if not 0 <= port <= 65535:
@@ -84,9 +91,9 @@ class Sandbox:
         self._latency_rng = random.Random(f"{seed}:latency")
         self.limiter = RollingWindowLimiter(rate_limit) if rate_limit is not None else None
         self.faults = FaultInjector(seed)
-        self.log = RequestLog()
+        self.log = RequestLog(max_rows=log_limit)
         self.management = ManagementAPI(self._fleet, self._api_key)
-        self.inference: InferenceEmulator | None = None
+        self.inference: InferenceEmulator = _make_inference(seed, self._inference_options)
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -165,11 +172,8 @@ class Sandbox:
             self._runner = None
 
     def _make_app(self) -> web.Application:
-        from .inference import InferenceEmulator
-
         app = web.Application(middlewares=[self._middleware], client_max_size=8 * 1024**2)
         self.management.add_routes(app)
-        self.inference = InferenceEmulator(seed=self.seed, **self._inference_options)
         self.inference.add_routes(app)
         return app
 
@@ -249,10 +253,6 @@ class Sandbox:
     @property
     def inference_api_key(self) -> str:
         """The key the inference half accepts."""
-        if self.inference is None:
-            from .inference import InferenceEmulator
-
-            return str(InferenceEmulator.api_key)
         return str(self.inference.api_key)
 
     @property
@@ -349,7 +349,22 @@ async def _call(handler: Any, request: web.Request) -> web.StreamResponse:
             return web.Response(status=e.status, text=e.text, content_type="application/json")
         return error_response(e.status, "Invalid route." if e.status == 404 else None,
                               headers={"Allow": e.headers["Allow"]} if "Allow" in e.headers else None)
+    except (asyncio.CancelledError, ConnectionError):
+        raise  # the client went away or the server is stopping
+    except Exception:
+        # A bug in an emulator route: answer like the real API would, and leave a trace for whoever debugs it.
+        logger.exception("sandbox route %s %s failed", request.method, request.path)
+        return error_response(500)
     return response
+
+
+def _make_inference(seed: int, options: Mapping[str, Any]) -> InferenceEmulator:
+    from .inference import InferenceEmulator
+
+    try:
+        return InferenceEmulator(seed=seed, **options)
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"Sandbox(inference=...): {e}") from None
 
 
 def _new_loop() -> asyncio.AbstractEventLoop:
