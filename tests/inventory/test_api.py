@@ -156,3 +156,10 @@ def test_plans_metal_under_the_spec_schema_key_and_pools_fetched_when_not_embedd
     assert snap["bare_metal"]["monthly_cost_usd"].tolist() == [120.0]
     assert snap["kubernetes_node_pools"]["id"].tolist() == ["p1"]
     assert snap["kubernetes_clusters"]["monthly_cost_usd"].tolist() == [20.0]
+
+
+def test_progress_bar_is_shown_and_can_be_silenced(inv_client: vt.Client, capfd: pytest.CaptureFixture[str]) -> None:
+    inv_client.inventory.snapshot(["regions", "plans"], progress=True)
+    assert "inventory" in capfd.readouterr().err
+    inv_client.inventory.snapshot(["regions", "plans"], progress=False)
+    assert capfd.readouterr().err == ""
