@@ -304,10 +304,18 @@ class InventorySnapshot:
         >>> vt.store.HistoryStore("sqlite:///inventory.sqlite").load_inventory(sid)   # doctest: +SKIP
         """
         from ..store import HistoryStore
+        from ..store.bundles import new_run_id
 
-        st = store if isinstance(store, HistoryStore) else HistoryStore(store)
-        meta, frames = self.to_frames()
-        self.snapshot_id = st.save_frames(INVENTORY_KIND, meta, frames, run_id=self.snapshot_id)
+        # The id is chosen here (not by the store) so that it travels inside meta and a loaded snapshot knows it.
+        sid = self.snapshot_id or new_run_id(INVENTORY_KIND)
+        own = not isinstance(store, HistoryStore)
+        st = HistoryStore(store) if not isinstance(store, HistoryStore) else store
+        try:
+            meta, frames = self.to_frames()
+            self.snapshot_id = st.save_frames(INVENTORY_KIND, {**meta, "snapshot_id": sid}, frames, run_id=sid)
+        finally:
+            if own:
+                st.close()
         return self.snapshot_id
 
     def to_parquet(self, directory: str | Path) -> Path:
