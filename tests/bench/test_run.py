@@ -36,6 +36,7 @@ def test_closed_loop_rows_chunks_and_summary(sandbox: vt.Sandbox) -> None:
     assert (sums.loc[req["request_id"]].to_numpy() == req["output_tokens"].to_numpy()).all()
     assert (req["output_tokens"] == 12).all() and (req["tokens_source"] == "usage").all()
     assert (req["ttft_s"] > 0).all() and (req["e2e_s"] > req["ttft_s"]).all()
+    assert req["response_id"].str.startswith("chatcmpl-emu-").all()   # joins with the emulator's chunk log
 
     s = res.summary()
     assert s["level"].tolist() == [1.0, 3.0]

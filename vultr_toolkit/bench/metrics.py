@@ -109,7 +109,7 @@ def analyse_request(raw: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, l
     row: dict[str, Any] = {
         "http_status": status or None, "ttft_s": None, "ttfc_s": None, "e2e_s": None, "output_tokens": None,
         "prompt_tokens": None, "tokens_source": None, "chunks": 0, "tpot_s": None, "itl_mean_s": None,
-        "finish_reason": None,
+        "finish_reason": None, "response_id": None,
     }
     if status and status != 200:
         kind: str | None = _http_kind(status)
@@ -143,6 +143,8 @@ def analyse_request(raw: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, l
             row["prompt_tokens"] = ch.usage.prompt_tokens
         if ch.finish_reason is not None:
             finish = ch.finish_reason
+        if row["response_id"] is None and ch.id is not None:
+            row["response_id"] = ch.id
         done = done or ch.done
     if kind is None and not (done or finish is not None):
         kind = "truncated"

@@ -58,6 +58,7 @@ REQUEST_COLUMNS: dict[str, Any] = {
     "error_kind": pd.CategoricalDtype(list(ERROR_KINDS)),
     "error": "string",
     "finish_reason": "string",
+    "response_id": "string",      # the server's completion id: joins with server-side logs
     "sent_ns": "Int64",
 }
 

@@ -1,0 +1,267 @@
+"""How accurate is the benchmark harness's own clock? (issue 5, performance section)
+
+The inference emulator runs in its OWN process (``python -m vultr_toolkit.sandbox.inference``), pinned to one
+core; the client runs in this process, pinned to the other. The emulator stamps every SSE frame with
+``time.monotonic_ns()`` right before writing it; the clients stamp arrivals on the same CLOCK_MONOTONIC.
+**Timing error = client arrival stamp − server send stamp**, matched per (completion id, frame index).
+
+Measured side by side in one run:
+
+* ``toolkit`` — ``vt.bench.run`` (aiohttp on uvloop, one stamp per network read, parsing after the level);
+* ``vllm_style`` — a minimal aiohttp streaming client of the kind ``vllm bench serve`` uses: one
+  ``ClientSession``, ``TCPConnector(limit=0)``, ``iter_any()`` with its own buffer, ``json.loads`` per message
+  and a timestamp taken after parsing, on the default asyncio loop.
+
+Part 1: 1, 64 and 256 concurrent streams, 20 ms per token, 128 tokens, streams in phase (the worst case: every
+stream's token k is due at the same instant). Part 2: the highest chunk rate each client sustains with its
+schedule lag (p99 timing error) under 10 ms, sweeping the number of 20 ms streams.
+
+Writes ``benchmarks/results/bench_harness.json`` and ``.md``. Takes ~2–3 minutes. Not part of the test suite.
+
+    .venv/bin/python benchmarks/bench_harness.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import numpy as np
+import pandas as pd
+
+import vultr_toolkit as vt
+
+RESULTS = Path(__file__).parent / "results"
+MODEL = "harness"
+TOKENS = 128
+ITL_S = 0.020
+TTFT_S = 0.050
+EMULATOR_OPTIONS = {
+    "time_scale": 1.0,
+    "log_limit": 20_000_000,
+    "models": {MODEL: {"ttft_s": TTFT_S, "ttft_cv": 0.0, "itl_s": ITL_S, "itl_cv": 0.0, "batch_slowdown": 0.0,
+                       "tokens_per_chunk": 1}},
+}
+
+
+# --- the emulator in its own process -------------------------------------------------------------------------
+@contextlib.contextmanager
+def emulator(core: int | None) -> Iterator[tuple[str, str]]:
+    cmd = [sys.executable, "-m", "vultr_toolkit.sandbox.inference", "--port", "0", "--options",
+           json.dumps(EMULATOR_OPTIONS)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline().split()
+        if not line or line[0] != "READY":
+            raise RuntimeError(f"emulator did not start: {line}")
+        if core is not None:
+            os.sched_setaffinity(proc.pid, {core})
+        yield line[1], line[2]
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def server_log(url: str, key: str) -> pd.DataFrame:
+    """The emulator's send stamps since the last call (and clear them)."""
+    async def get() -> dict[str, list[int]]:
+        async with aiohttp.ClientSession() as s, s.get(f"{url}/emulator/chunks", params={"clear": "1"},
+                                                      headers={"Authorization": f"Bearer {key}"}) as r:
+            data: dict[str, list[int]] = await r.json()
+            return data
+
+    log = asyncio.run(get())
+    df = pd.DataFrame(log)
+    df["response_id"] = "chatcmpl-emu-" + df["request"].astype(str)
+    return df
+
+
+# --- the vLLM-style baseline client --------------------------------------------------------------------------
+async def _vllm_request(session: aiohttp.ClientSession, url: str, headers: dict[str, str], body: dict[str, Any],
+                        out: list[tuple[str, int, int]]) -> None:
+    # As vllm/benchmarks/lib/endpoint_request_func.py: iter_any + own buffer, parse each message, then stamp.
+    index = 0
+    rid = ""
+    async with session.post(url, json=body, headers=headers) as resp:
+        buf = ""
+        async for chunk_bytes in resp.content.iter_any():
+            buf += chunk_bytes.decode("utf-8")
+            while "\n\n" in buf:
+                message, buf = buf.split("\n\n", 1)
+                message = message.strip()
+                if not message.startswith("data: "):
+                    continue
+                payload = message[len("data: "):]
+                if payload != "[DONE]":
+                    data = json.loads(payload)
+                    rid = rid or data.get("id", "")
+                out.append((rid, index, time.monotonic_ns()))
+                index += 1
+
+
+async def _vllm_level(url: str, key: str, streams: int, rounds: int, tokens: int) -> tuple[list[tuple[str, int, int]],
+                                                                                          float]:
+    headers = {"Authorization": f"Bearer {key}"}
+    body = {"model": MODEL, "messages": [{"role": "user", "content": "hi"}], "max_tokens": tokens, "stream": True,
+            "stream_options": {"include_usage": True}}
+    out: list[tuple[str, int, int]] = []
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=6 * 3600)) as s:
+        async def user() -> None:
+            for _ in range(rounds):
+                await _vllm_request(s, f"{url}/chat/completions", headers, body, out)
+
+        cpu0 = time.process_time()
+        await asyncio.gather(*(user() for _ in range(streams)))
+        cpu = time.process_time() - cpu0
+    return out, cpu
+
+
+def run_vllm_style(url: str, key: str, streams: int, rounds: int, tokens: int) -> tuple[pd.DataFrame, float]:
+    t0 = time.monotonic()
+    out, cpu = asyncio.run(_vllm_level(url, key, streams, rounds, tokens))  # default asyncio loop, as vLLM
+    wall = time.monotonic() - t0
+    df = pd.DataFrame(out, columns=["response_id", "index", "received_ns"])
+    return df, 100.0 * cpu / wall
+
+
+def run_toolkit(url: str, key: str, streams: int, rounds: int, tokens: int, workers: int = 1
+                ) -> tuple[pd.DataFrame, float]:
+    settings = vt.Settings(inference_url=url, inference_api_key=key)
+    res = vt.bench.run(settings, model=MODEL, concurrency=streams, requests=streams * rounds, max_tokens=tokens,
+                       workers=workers, progress=False, stall_timeout_s=60)
+    ids = res.requests.set_index("request_id")["response_id"]
+    ch = res.chunks[["request_id", "index", "received_ns"]].copy()
+    ch["response_id"] = ch["request_id"].map(ids)
+    errors = int((res.requests["status"] == "error").sum())
+    if errors:
+        print(f"  warning: {errors} toolkit requests failed", file=sys.stderr)
+    return ch[["response_id", "index", "received_ns"]], float(res.levels["client_cpu_pct"].iloc[0])
+
+
+def timing_error(client: pd.DataFrame, server: pd.DataFrame, tokens: int) -> dict[str, float]:
+    m = client.merge(server[["response_id", "index", "sent_ns", "due_ns", "tokens"]],
+                     on=["response_id", "index"], how="inner")
+    err_ms = (m["received_ns"].astype("int64") - m["sent_ns"]) / 1e6
+    mid = m["index"].between(10, tokens - 10)
+    late_ms = (server["sent_ns"] - server["due_ns"]) / 1e6
+    return {
+        "frames_matched": len(m), "frames_client": len(client), "frames_server": len(server),
+        "err_p50_ms": float(np.percentile(err_ms, 50)), "err_p99_ms": float(np.percentile(err_ms, 99)),
+        "err_max_ms": float(err_ms.max()),
+        "err_mid_p50_ms": float(np.percentile(err_ms[mid], 50)),
+        "err_mid_p99_ms": float(np.percentile(err_ms[mid], 99)),
+        "server_lateness_p99_ms": float(np.percentile(late_ms, 99)),
+    }
+
+
+def measure(kind: str, url: str, key: str, streams: int, rounds: int, tokens: int, workers: int = 1
+            ) -> dict[str, Any]:
+    server_log(url, key)  # clear
+    t0 = time.monotonic()
+    if kind == "toolkit":
+        client, cpu = run_toolkit(url, key, streams, rounds, tokens, workers)
+    else:
+        client, cpu = run_vllm_style(url, key, streams, rounds, tokens)
+    wall = time.monotonic() - t0
+    stats = timing_error(client, server_log(url, key), tokens)
+    rate = streams / ITL_S
+    row = {"client": kind if workers == 1 else f"{kind} (workers={workers})", "streams": streams,
+           "chunk_rate_per_s": rate, "client_cpu_pct": cpu, "wall_s": wall, **stats}
+    print(f"  {row['client']:<22} streams={streams:>4} ({rate:>6.0f} chunks/s)  error p50 {stats['err_p50_ms']:.3f}"
+          f" p99 {stats['err_p99_ms']:.3f} ms  (mid-stream p99 {stats['err_mid_p99_ms']:.3f})  "
+          f"server late p99 {stats['server_lateness_p99_ms']:.3f} ms  cpu {cpu:.0f}%", flush=True)
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="fewer rounds and levels (smoke run)")
+    args = parser.parse_args()
+    cores = sorted(os.sched_getaffinity(0))
+    server_core, client_core = (cores[0], cores[1]) if len(cores) >= 2 else (None, None)
+    if client_core is not None:
+        os.sched_setaffinity(0, {client_core})  # threads created from now on inherit it
+    rounds = 1 if args.quick else 2
+    rows: list[dict[str, Any]] = []
+    sweep: list[dict[str, Any]] = []
+    started = time.time()
+    with emulator(server_core) as (url, key):
+        print(f"emulator at {url} (core {server_core}); client on core {client_core}")
+        print("part 1: timing error at 20 ms/token, 128 tokens")
+        for streams in (1, 64, 256):
+            for kind in ("toolkit", "vllm_style"):
+                rows.append(measure(kind, url, key, streams, rounds, TOKENS))
+        print("part 2: highest chunk rate with p99 timing error < 10 ms (64 tokens per stream)")
+        levels = (128, 256, 512) if args.quick else (128, 256, 384, 512, 768)
+        for kind in ("toolkit", "vllm_style"):
+            for streams in levels:
+                r = measure(kind, url, key, streams, 1, 64)
+                sweep.append(r)
+                if r["err_p99_ms"] >= 10.0:
+                    break
+    best = {}
+    for kind in ("toolkit", "vllm_style"):
+        ok = [r["chunk_rate_per_s"] for r in sweep if r["client"] == kind and r["err_p99_ms"] < 10.0]
+        best[kind] = max(ok) if ok else None
+    out = {
+        "what": "harness timing error = client arrival - server send (CLOCK_MONOTONIC), emulator in its own process",
+        "host": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "settings": {"itl_ms": ITL_S * 1e3, "ttft_ms": TTFT_S * 1e3, "tokens": TOKENS, "rounds": rounds,
+                     "streams_in_phase": True, "server_core": server_core, "client_core": client_core},
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+        "runtime_s": round(time.time() - started, 1),
+        "timing_error": rows,
+        "chunk_rate_sweep": sweep,
+        "max_chunk_rate_under_10ms": best,
+    }
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "bench_harness.json").write_text(json.dumps(out, indent=2) + "\n")
+    (RESULTS / "bench_harness.md").write_text(markdown(out))
+    print(markdown(out))
+
+
+def markdown(out: dict[str, Any]) -> str:
+    lines = [
+        "# Harness timing error (benchmarks/bench_harness.py)",
+        "",
+        f"Run {out['started_at']}, {out['runtime_s']} s, {out['host']['cpus']} CPUs, Python "
+        f"{out['host']['python']}. Emulator in its own process on core {out['settings']['server_core']}, client "
+        f"on core {out['settings']['client_core']}; {out['settings']['itl_ms']:.0f} ms/token, "
+        f"{out['settings']['tokens']} tokens, streams in phase. Error = client arrival − server send stamp "
+        "(same CLOCK_MONOTONIC), over every SSE frame; *mid* = frames 10…118 only.",
+        "",
+        "| client | streams | chunks/s | error p50 (ms) | error p99 (ms) | mid p99 (ms) | max (ms) "
+        "| server late p99 (ms) | client CPU % |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in out["timing_error"]:
+        lines.append(f"| {r['client']} | {r['streams']} | {r['chunk_rate_per_s']:.0f} | {r['err_p50_ms']:.3f} | "
+                     f"{r['err_p99_ms']:.3f} | {r['err_mid_p99_ms']:.3f} | {r['err_max_ms']:.1f} | "
+                     f"{r['server_lateness_p99_ms']:.3f} | {r['client_cpu_pct']:.0f} |")
+    lines += ["", "Chunk-rate sweep (64 tokens per stream, 20 ms/token; stops at the first p99 ≥ 10 ms):", "",
+              "| client | streams | chunks/s | error p50 (ms) | error p99 (ms) | server late p99 (ms) | client CPU % |",
+              "|---|---:|---:|---:|---:|---:|---:|"]
+    for r in out["chunk_rate_sweep"]:
+        lines.append(f"| {r['client']} | {r['streams']} | {r['chunk_rate_per_s']:.0f} | {r['err_p50_ms']:.3f} | "
+                     f"{r['err_p99_ms']:.3f} | {r['server_lateness_p99_ms']:.3f} | {r['client_cpu_pct']:.0f} |")
+    lines += ["", "Highest chunk rate with p99 timing error < 10 ms: "
+              + ", ".join(f"{k}: {v:.0f}/s" if v else f"{k}: none" for k, v in out["max_chunk_rate_under_10ms"].items())
+              + " (bounded above by the sweep's largest level and by the single-core emulator).", ""]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
