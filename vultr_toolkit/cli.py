@@ -3,6 +3,10 @@
 One function per subcommand (``_cmd_<name>``), each registered by its own ``_add_<name>_parser``, so later
 commands slot in without touching the others. Today:
 
+``vultr-toolkit demo [--seed S]``
+    Starts the sandbox and tours it with :class:`vultr_toolkit.Client` (counts per resource, instance list
+    price); a placeholder for the notebook issue's richer demo.
+
 ``vultr-toolkit sandbox [--port N] [--seed S] [--instances N] [--host 127.0.0.1] ...``
     Runs the Vultr API emulator in the foreground until Ctrl-C or SIGTERM. The first line on stdout is one JSON
     object (``api_url``, ``inference_url``, ``api_key``, ``inference_api_key``, ``port``, ``seed``), flushed at
@@ -112,6 +116,47 @@ def _restore_handlers(previous: dict[int, Any]) -> None:
         signal.signal(sig, handler)
 
 
+# --- demo -----------------------------------------------------------------------------------------------------
+def _add_demo_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("demo", help="start the sandbox and tour it with the toolkit's client (no account needed)",
+                       description="Start the sandbox, list what it runs through vultr_toolkit.Client, then keep "
+                                   "serving until Ctrl-C (or --duration seconds) so notebooks can connect.")
+    p.add_argument("--seed", type=int, default=0, help="fleet seed (default: 0)")
+    p.add_argument("--port", type=int, default=0, help="port to listen on (default: 0, a free port)")
+    p.add_argument("--duration", type=float, default=0.0,
+                   help="keep serving this many seconds after the tour (default: 0, exit; -1: until Ctrl-C)")
+    p.set_defaults(func=_cmd_demo)
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from .client import Client
+    from .sandbox import Sandbox
+
+    routes = [("instances", "/instances", "instances"), ("bare metal", "/bare-metals", "bare_metals"),
+              ("VKE clusters", "/kubernetes/clusters", "vke_clusters"), ("databases", "/databases", "databases"),
+              ("load balancers", "/load-balancers", "load_balancers"), ("block volumes", "/blocks", "blocks")]
+    with Sandbox(seed=args.seed, port=args.port) as sb:
+        print(f"Sandbox (seed {args.seed}) at {sb.api_url}; inference at {sb.inference_url}", flush=True)
+        with Client(sb.settings()) as client:
+            plans = {p["id"]: float(p["monthly_cost"]) for p in client.management.paginate("/plans", "plans")}
+            for label, path, key in routes:
+                items = client.management.paginate(path, key)
+                print(f"  {label:<15}{len(items):>6}", flush=True)
+                if key == "instances":
+                    cost = sum(plans.get(i["plan"], 0.0) for i in items)
+                    print(f"  {'':<15}{'':>6}  list price of the instances: ${cost:,.2f}/month", flush=True)
+        if args.duration:
+            print("Serving; press Ctrl-C to stop.", file=sys.stderr, flush=True)
+            stop = threading.Event()
+            previous = _install_stop_handlers(stop)
+            try:
+                with contextlib.suppress(KeyboardInterrupt):
+                    stop.wait(None if args.duration < 0 else args.duration)
+            finally:
+                _restore_handlers(previous)
+    return 0
+
+
 # --- entry point ----------------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     """The ``vultr-toolkit`` argument parser with every subcommand."""
@@ -122,6 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_sandbox_parser(sub)
+    _add_demo_parser(sub)
     return parser
 
 

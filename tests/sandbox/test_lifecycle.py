@@ -1,13 +1,9 @@
-"""Start/stop, properties, settings(), use inside a running event loop, and the CLI as a subprocess."""
+"""Start/stop, properties, settings(), use inside a running event loop, teardown with requests in flight."""
 
 from __future__ import annotations
 
 import asyncio
-import json
-import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -90,34 +86,6 @@ def test_fleet_property_matches_what_is_served(sandbox: Sandbox) -> None:
     r = httpx2.get(sandbox.api_url + "/blocks", headers={"Authorization": f"Bearer {sandbox.api_key}"})
     assert [b["id"] for b in r.json()["blocks"]] == [b["id"] for b in sandbox.fleet["blocks"]]
     assert sandbox.fleet_data.account["name"]
-
-
-def test_cli_runs_as_a_subprocess_and_stops_on_sigterm() -> None:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "vultr_toolkit.cli", "sandbox", "--port", "0", "--seed", "3", "--instances", "7"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None
-        info = json.loads(proc.stdout.readline())
-        assert set(info) >= {"api_url", "inference_url", "api_key", "inference_api_key", "port"}
-        headers = {"Authorization": f"Bearer {info['api_key']}"}
-        body = httpx2.get(info["api_url"] + "/instances", params={"per_page": 2}, headers=headers).json()
-        assert len(body["instances"]) == 2 and body["meta"]["links"]["next"] and body["meta"]["total"] == 7
-        assert httpx2.get(info["api_url"] + "/instances").status_code == 401
-        assert body["instances"] == Sandbox(seed=3, fleet={"instances": 7}).fleet["instances"][:2]
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=20) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.stderr is not None and "sandbox stopped" in proc.stderr.read()
-
-
-def test_cli_rejects_bad_fleet_json() -> None:
-    proc = subprocess.run([sys.executable, "-m", "vultr_toolkit.cli", "sandbox", "--fleet", "[1]"],
-                          capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 2 and "JSON object" in proc.stderr
 
 
 def test_stop_does_not_wait_for_a_request_in_flight() -> None:
