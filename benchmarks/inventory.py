@@ -154,9 +154,7 @@ def bench_frames(sb: Sandbox, repeats: int = 7) -> dict[str, Any]:
             "instances_frame_min_s": round(min(times), 4), "other_frames_s": round(others, 4)}
 
 
-def write(results: dict[str, Any]) -> None:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "inventory.json").write_text(json.dumps(results, indent=2) + "\n")
+def markdown(results: dict[str, Any]) -> str:
     s, q, f = results["snapshot"], results["sequential_per_page_100"], results["frames"]
     lines = [
         "# Inventory benchmark",
@@ -182,7 +180,13 @@ def write(results: dict[str, Any]) -> None:
         f"| build every other frame from the fetched JSON | {f['other_frames_s']:.3f} s | |",
         "",
     ]
-    (RESULTS / "inventory.md").write_text("\n".join(lines))
+    return "\n".join(lines)
+
+
+def write(results: dict[str, Any]) -> None:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "inventory.json").write_text(json.dumps(results, indent=2) + "\n")
+    (RESULTS / "inventory.md").write_text(markdown(results))
 
 
 def main() -> int:
@@ -206,6 +210,7 @@ def main() -> int:
         "frames": frames,
     }
     print(json.dumps(results, indent=2))
+    print(markdown(results))
     if not args.no_write:
         write(results)
     ok = (snapshot["requests"] == snapshot["minimum_requests"] and snapshot["ratio_to_lower_bound"] <= 1.5
