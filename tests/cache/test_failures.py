@@ -197,3 +197,17 @@ def test_bad_url_is_a_config_error_without_the_password() -> None:
     assert canary not in str(info.value)
     with contextlib.suppress(Exception):
         Cache(f"memcached://{HOST}")
+
+
+def test_a_lost_get_reply_never_poisons_the_connection(proxy: DroppingProxy) -> None:
+    # The hit path's GET runs on a per-thread connection; a lost reply must drop it, and the read is retried
+    # on a fresh connection (GET is idempotent), so the caller still gets the right value — and so do later reads.
+    cache = Cache(f"redis://{HOST}:{proxy.port}/0", namespace="fastget")
+    cache.set("a", "A")
+    cache.set("b", "B")
+    assert cache.get("a") == "A"
+    proxy.armed.set()
+    assert cache.get_or_compute("a", lambda: "recomputed", ttl=60) == "A"
+    assert [cache.get("b"), cache.get("a"), cache.get("b")] == ["B", "A", "B"]
+    assert cache.stats().computes == 0
+    cache.close()
