@@ -85,3 +85,14 @@ def test_plots_draw_the_data(result: BenchmarkResult) -> None:
     assert len(ax.lines) == 2   # one curve per level
     assert len(plot_itl_ecdf(result.chunks).lines) == 2
     assert len(plot_throughput(result).lines) == 1
+
+
+def test_summary_warns_when_the_client_is_the_bottleneck(result: BenchmarkResult) -> None:
+    meta, frames = result.to_frames()
+    req = frames["requests"].copy()
+    req.loc[req["level"] == 2.0, "schedule_lag_ms"] = 25.0        # as if the client fell behind its schedule
+    lagging = BenchmarkResult.from_frames(meta, {**frames, "requests": req})
+    with pytest.warns(RuntimeWarning, match=r"client may be the bottleneck at level\(s\) \[2.0\]"):
+        s = lagging.summary()
+    assert s["client_bound"].tolist() == [False, True]
+    assert s.loc[1, "schedule_lag_ms_max"] == 25.0

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import concurrent.futures.process
 import contextlib
 import gc
 import multiprocessing
 import os
 import threading
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from typing import Any, TypeVar
 
 import aiohttp
@@ -365,8 +366,9 @@ async def run_plan(cfg: EngineConfig, plan: Plan, *, workers: int = 1,
                             on_level(index)
         else:
             ctx = multiprocessing.get_context("spawn")
-            with concurrent.futures.ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init,
-                                                        initargs=(progress,)) as pool:
+            with _explain_broken_pool(), \
+                    concurrent.futures.ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init,
+                                                           initargs=(progress,)) as pool:
                 loop = asyncio.get_running_loop()
                 # spawn imports the package in every worker: wait for all of them before timing anything
                 await asyncio.gather(*(loop.run_in_executor(pool, _worker_ping) for _ in range(workers * 2)))
@@ -393,6 +395,16 @@ async def run_plan(cfg: EngineConfig, plan: Plan, *, workers: int = 1,
     finally:
         gc.unfreeze()
     return rows, chunks, level_rows
+
+
+@contextlib.contextmanager
+def _explain_broken_pool() -> Iterator[None]:
+    try:
+        yield
+    except concurrent.futures.process.BrokenProcessPool as e:
+        raise RuntimeError(
+            "a benchmark worker process died. workers > 1 uses spawned processes, which re-import the main "
+            "script: guard a script's code with `if __name__ == '__main__':` (notebooks need nothing)") from e
 
 
 def _level_row(index: int, level: Level, start_ns: int, end_ns: int, cpu_s: float, workers: int) -> dict[str, Any]:
