@@ -20,7 +20,6 @@ ambiguous commit). Re-writing a sample with the same ``sample_id`` is a no-op on
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 import json
@@ -54,6 +53,7 @@ __all__ = [
 ]
 
 MESSAGE_MAX_CHARS = 500
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 STATUS_DTYPE = pd.CategoricalDtype(list(STATUS_NAMES))
 
 #: column -> dtype of every sample frame (one source of truth; documented in the module docstring).
@@ -290,33 +290,55 @@ def _write_sqlite(engine: Engine, cols: dict[str, Any]) -> None:
         conn.exec_driver_sql(sql, rows)  # a list of tuples goes to cursor.executemany
 
 
+def _csv_for_copy(cols: dict[str, Any]) -> io.BytesIO:
+    """The samples as CSV for ``COPY ... (FORMAT csv)``, written by pyarrow's C++ writer (the csv module is ~10x
+    slower): strings quoted, NULLs as unquoted empty fields, timestamps ISO 8601 with ``Z``."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    text = pa.string()
+    table = pa.table({
+        "sample_id": pa.array(cols["sample_id"], text),
+        "monitor_id": pa.array(cols["monitor_id"], text),
+        # Naive UTC: pyarrow formats zoned timestamps ~25x slower; the COPY session runs in UTC instead.
+        "checked_at": pa.array(cols["checked_at"], pa.int64()).cast(pa.timestamp("us")),
+        "service": pa.array(cols["service"], text),
+        "target": pa.array(cols["target"], text),
+        "status": pa.array(cols["status"], pa.int16()),
+        "latency_ms": pa.array(cols["latency_ms"], pa.float64()),
+        "error_kind": pa.array(cols["error_kind"], text),
+        "message": pa.array(cols["message"], text),
+        "details": pa.array(cols["details"], text),
+    })
+    buf = io.BytesIO()
+    pacsv.write_csv(table, buf, pacsv.WriteOptions(include_header=False))
+    buf.seek(0)
+    return buf
+
+
 def _write_pg(engine: Engine, cols: dict[str, Any]) -> None:
-    stamps = np.datetime_as_string(cols["checked_at"].view("M8[us]"), unit="us").tolist()
-    values = [cols[c] if c != "checked_at" else stamps for c in _TABLE_COLUMNS]
-    buf = io.StringIO()
-    # csv writes None as an unquoted empty field, which COPY ... CSV reads as NULL.
-    csv.writer(buf, lineterminator="\n").writerows(zip(*values, strict=True))
+    buf = _csv_for_copy(cols)
     copy_sql = f"COPY health_sample ({', '.join(_TABLE_COLUMNS)}) FROM STDIN WITH (FORMAT csv)"
     try:
         with engine.begin() as conn:
-            conn.exec_driver_sql("SET LOCAL TIME ZONE 'UTC'")  # the ISO stamps above carry no zone
-            buf.seek(0)
+            conn.exec_driver_sql("SET LOCAL TIME ZONE 'UTC'")  # the CSV stamps are UTC without a zone
             _copy(conn, copy_sql, buf)
     except (sa.exc.IntegrityError, engine.dialect.loaded_dbapi.IntegrityError):
         # Some samples are already stored (a retried flush): insert the rest, skipping the known ids.
+        values = [cols[c] if c != "checked_at" else cols[c].tolist() for c in _TABLE_COLUMNS]
         rows = [dict(zip(_TABLE_COLUMNS, r, strict=True)) for r in zip(*values, strict=True)]
         for r in rows:
-            r["checked_at"] = dt.datetime.fromisoformat(r["checked_at"]).replace(tzinfo=dt.UTC)
+            r["checked_at"] = _EPOCH + dt.timedelta(microseconds=r["checked_at"])
         stmt = pg_insert(health_sample).on_conflict_do_nothing(index_elements=["sample_id"])
         with engine.begin() as conn:
             conn.execute(stmt, rows)
 
 
-def _copy(conn: Connection, sql: str, buf: io.StringIO) -> None:
+def _copy(conn: Connection, sql: str, buf: io.BytesIO) -> None:
     dbapi = conn.connection.driver_connection
     assert dbapi is not None
     with dbapi.cursor() as cur:
-        cur.copy_expert(sql, buf)
+        cur.copy_expert(sql, buf, size=1 << 20)  # 1 MiB reads instead of psycopg2's 8 KiB default
 
 
 # --- read ----------------------------------------------------------------------------------------------------------
