@@ -376,7 +376,11 @@ _CREATED: Final = {"created_at": "date_created"}
 
 
 def account_frame(account: Mapping[str, Any] | None, *, lineage: Lineage) -> pd.DataFrame:
-    """``GET /account`` → one row (zero rows if the payload is missing)."""
+    """``GET /account`` → one row (zero rows if the payload is missing).
+
+    >>> account_frame({"name": "Ada", "balance": "-100.55"}, lineage=Lineage.now("http://127.0.0.1/v2"))["balance_usd"].tolist()
+    [-100.55]
+    """
     objs = _dicts([account] if account else [])
     fields: dict[str, Field] = {
         "name": "name", "email": "email", "acls": "acls", "balance_usd": "balance",
@@ -395,7 +399,12 @@ _INSTANCE_FIELDS: Final[dict[str, Field]] = {
 
 def instances_frame(instances: Iterable[Any] | None, *, plans: Iterable[Any] | None = None,
                     lineage: Lineage) -> pd.DataFrame:
-    """``GET /instances`` items; ``plans`` (``GET /plans`` items) gives the plan twins and ``monthly_cost_usd``."""
+    """``GET /instances`` items; ``plans`` (``GET /plans`` items) gives the plan twins and ``monthly_cost_usd``.
+
+    >>> instances_frame([{"id": "i1", "plan": "vc2-1c-1gb"}], plans=[{"id": "vc2-1c-1gb", "monthly_cost": "5.00"}],
+    ...                 lineage=Lineage.now("http://127.0.0.1/v2"))["monthly_cost_usd"].tolist()
+    [5.0]
+    """
     objs = _dicts(instances)
     twins = _plan_twins([o.get("plan") for o in objs], _by_id(plans))
     return _frame("instances", objs, _INSTANCE_FIELDS, lineage, "instances", **twins)
@@ -409,7 +418,11 @@ _BARE_METAL_FIELDS: Final[dict[str, Field]] = {
 
 def bare_metal_frame(bare_metals: Iterable[Any] | None, *, plans_metal: Iterable[Any] | None = None,
                      lineage: Lineage) -> pd.DataFrame:
-    """``GET /bare-metals`` items; ``ram``/``disk`` stay text (the API describes them, e.g. ``"32768 MB"``)."""
+    """``GET /bare-metals`` items; ``ram``/``disk`` stay text (the API describes them, e.g. ``"32768 MB"``).
+
+    >>> bare_metal_frame([{"id": "b1", "ram": "32768 MB"}], lineage=Lineage.now("http://127.0.0.1/v2"))["ram"].tolist()
+    ['32768 MB']
+    """
     objs = _dicts(bare_metals)
     twins = _plan_twins([o.get("plan") for o in objs], _by_id(plans_metal), vcpu_key="cpu_count")
     return _frame("bare_metal", objs, _BARE_METAL_FIELDS, lineage, "bare_metal", **twins)
@@ -450,7 +463,13 @@ def kubernetes_node_pools_frame(clusters: Iterable[Any] | None, *, plans: Iterab
                                 lineage: Lineage) -> pd.DataFrame:
     """One row per node pool, from the pools embedded in ``GET /kubernetes/clusters`` (no extra request), or from
     ``pools_by_cluster`` (``GET /kubernetes/clusters/{id}/node-pools`` items) for clusters listed there.
-    ``monthly_cost_usd`` = node_quantity × the plan's monthly cost."""
+    ``monthly_cost_usd`` = node_quantity × the plan's monthly cost.
+
+    >>> c = {"id": "c1", "node_pools": [{"id": "p1", "plan": "vc2-1c-2gb", "node_quantity": 3}]}
+    >>> kubernetes_node_pools_frame([c], plans=[{"id": "vc2-1c-2gb", "monthly_cost": 10}],
+    ...                             lineage=Lineage.now("http://127.0.0.1/v2"))["monthly_cost_usd"].tolist()
+    [30.0]
+    """
     rows = _pool_rows(_dicts(clusters), pools_by_cluster)
     catalogue = _by_id(plans)
     twins = _plan_twins([r.get("plan") for r in rows], catalogue)
@@ -462,7 +481,11 @@ def kubernetes_clusters_frame(clusters: Iterable[Any] | None, *, plans: Iterable
                               pools_by_cluster: Mapping[str, Iterable[Any]] | None = None,
                               lineage: Lineage) -> pd.DataFrame:
     """``GET /kubernetes/clusters`` (``vke_clusters``); ``monthly_cost_usd`` sums the node pools' costs (missing
-    if no pool's plan is in the catalogue)."""
+    if no pool's plan is in the catalogue).
+
+    >>> kubernetes_clusters_frame([{"id": "c1", "node_pools": []}], lineage=Lineage.now("http://127.0.0.1/v2"))["node_pool_count"].tolist()
+    [0]
+    """
     objs = _dicts(clusters)
     catalogue = _by_id(plans)
     pool_count: list[Any] = []
@@ -509,7 +532,12 @@ _LB_FIELDS: Final[dict[str, Field]] = {
 
 def load_balancers_frame(load_balancers: Iterable[Any] | None, *, lineage: Lineage) -> pd.DataFrame:
     """``GET /load-balancers``: nested ``health_check``/``generic_info`` kept as dicts beside flat twins.
-    ``monthly_cost_usd`` stays missing: the API publishes no load-balancer price."""
+    ``monthly_cost_usd`` stays missing: the API publishes no load-balancer price.
+
+    >>> load_balancers_frame([{"id": "lb1", "health_check": {"protocol": "HTTP"}}],
+    ...                      lineage=Lineage.now("http://127.0.0.1/v2"))["health_check_protocol"].tolist()
+    ['http']
+    """
     return _frame("load_balancers", _dicts(load_balancers), _LB_FIELDS, lineage, "load_balancers")
 
 
@@ -520,7 +548,11 @@ _BLOCK_FIELDS: Final[dict[str, Field]] = {
 
 
 def block_storage_frame(blocks: Iterable[Any] | None, *, lineage: Lineage) -> pd.DataFrame:
-    """``GET /blocks``; ``monthly_cost_usd`` is the block's own ``cost``."""
+    """``GET /blocks``; ``monthly_cost_usd`` is the block's own ``cost``.
+
+    >>> block_storage_frame([{"id": "b1", "cost": "2.50"}], lineage=Lineage.now("http://127.0.0.1/v2"))["monthly_cost_usd"].tolist()
+    [2.5]
+    """
     return _frame("block_storage", _dicts(blocks), _BLOCK_FIELDS, lineage, "block_storage")
 
 
@@ -556,7 +588,13 @@ def _db_plan_field(o: Mapping[str, Any], own: str, catalogue: Mapping[str, Mappi
 def databases_frame(databases: Iterable[Any] | None, *, database_plans: Iterable[Any] | None = None,
                     engine: str | None = None, lineage: Lineage) -> pd.DataFrame:
     """``GET /databases`` (all engines; ``engine`` filters, case-insensitively). ``monthly_cost_usd`` comes from
-    ``GET /databases/plans`` and includes read replicas. Engine-specific fields go into ``engine_options``."""
+    ``GET /databases/plans`` and includes read replicas. Engine-specific fields go into ``engine_options``.
+
+    >>> df = databases_frame([{"id": "d1", "database_engine": "pg", "status": "Running", "password": "x"}],
+    ...                      lineage=Lineage.now("http://127.0.0.1/v2"))
+    >>> df["status"].tolist(), "password" in df.columns
+    (['running'], False)
+    """
     objs = _dicts(databases)
     if engine is not None:
         want = engine.strip().lower()
@@ -582,7 +620,11 @@ def databases_frame(databases: Iterable[Any] | None, *, database_plans: Iterable
 
 
 def snapshots_frame(snapshots: Iterable[Any] | None, *, lineage: Lineage) -> pd.DataFrame:
-    """``GET /snapshots``; ``label`` repeats ``description`` (snapshots have no label) so every resource has one."""
+    """``GET /snapshots``; ``label`` repeats ``description`` (snapshots have no label) so every resource has one.
+
+    >>> snapshots_frame([{"id": "s1", "description": "nightly"}], lineage=Lineage.now("http://127.0.0.1/v2"))["label"].tolist()
+    ['nightly']
+    """
     fields: dict[str, Field] = {
         "id": "id", "label": "description", "description": "description", "status": "status",
         "size_bytes": "size", "compressed_size_bytes": "compressed_size", "os_id": "os_id", "app_id": "app_id",
@@ -592,7 +634,11 @@ def snapshots_frame(snapshots: Iterable[Any] | None, *, lineage: Lineage) -> pd.
 
 
 def object_storage_frame(object_storages: Iterable[Any] | None, *, lineage: Lineage) -> pd.DataFrame:
-    """``GET /object-storage``; the S3 keys are never read. ``monthly_cost_usd`` is the tier's ``price``."""
+    """``GET /object-storage``; the S3 keys are never read. ``monthly_cost_usd`` is the tier's ``price``.
+
+    >>> object_storage_frame([{"id": "o1", "tier": {"price": 18}}], lineage=Lineage.now("http://127.0.0.1/v2"))["monthly_cost_usd"].tolist()
+    [18.0]
+    """
     fields: dict[str, Field] = {
         "id": "id", "label": "label", "region": "region", "location": "location", "cluster_id": "cluster_id",
         "status": "status", "s3_hostname": "s3_hostname", "tier_name": ("tier.sales_name",),
@@ -603,7 +649,11 @@ def object_storage_frame(object_storages: Iterable[Any] | None, *, lineage: Line
 
 
 def regions_frame(regions: Iterable[Any] | None, *, lineage: Lineage) -> pd.DataFrame:
-    """``GET /regions`` (ids lower-cased so they join with every resource's ``region``)."""
+    """``GET /regions`` (ids lower-cased so they join with every resource's ``region``).
+
+    >>> regions_frame([{"id": "EWR", "city": "New Jersey"}], lineage=Lineage.now("http://127.0.0.1/v2"))["id"].tolist()
+    ['ewr']
+    """
     objs = _dicts(regions)
     fields: dict[str, Field] = {**_identity("regions"), "id": lambda o: str(o.get("id") or "").strip().lower()}
     return _frame("regions", objs, fields, lineage, "regions")
@@ -620,7 +670,11 @@ def _engines(v: Any) -> list[str]:
 def plans_frame(plans: Iterable[Any] | None = None, plans_metal: Iterable[Any] | None = None,
                 database_plans: Iterable[Any] | None = None, *, lineage: Lineage) -> pd.DataFrame:
     """The three price catalogues in one frame: ``catalogue`` is ``compute`` (``GET /plans``), ``bare_metal``
-    (``GET /plans-metal``) or ``database`` (``GET /databases/plans``)."""
+    (``GET /plans-metal``) or ``database`` (``GET /databases/plans``).
+
+    >>> plans_frame([{"id": "vc2-1c-1gb"}], [{"id": "vbm-4c-32gb"}], lineage=Lineage.now("http://127.0.0.1/v2"))["catalogue"].tolist()
+    ['compute', 'bare_metal']
+    """
     rows: list[Mapping[str, Any]] = []
     sources: list[str] = []
     catalogue: list[str] = []
@@ -643,14 +697,22 @@ def plans_frame(plans: Iterable[Any] | None = None, plans_metal: Iterable[Any] |
 
 
 def billing_invoices_frame(invoices: Iterable[Any] | None, *, lineage: Lineage) -> pd.DataFrame:
-    """``GET /billing/invoices`` (ids are integers in the API; str here like every id)."""
+    """``GET /billing/invoices`` (ids are integers in the API; str here like every id).
+
+    >>> billing_invoices_frame([{"id": 123456, "amount": 5.25}], lineage=Lineage.now("http://127.0.0.1/v2"))["id"].tolist()
+    ['123456']
+    """
     fields: dict[str, Field] = {"id": "id", "description": "description", "created_at": "date",
                                 "amount_usd": "amount", "balance_usd": "balance"}
     return _frame("billing_invoices", _dicts(invoices), fields, lineage, "billing_invoices")
 
 
 def pending_charges_frame(charges: Iterable[Any] | None, *, lineage: Lineage) -> pd.DataFrame:
-    """``GET /billing/pending-charges`` (same shape as invoice items)."""
+    """``GET /billing/pending-charges`` (same shape as invoice items).
+
+    >>> pending_charges_frame([{"description": "vc2", "total": "3.10"}], lineage=Lineage.now("http://127.0.0.1/v2"))["total_usd"].tolist()
+    [3.1]
+    """
     fields: dict[str, Field] = {"description": "description", "product": "product", "start_at": "start_date",
                                 "end_at": "end_date", "units": "units", "unit_type": "unit_type",
                                 "unit_price_usd": "unit_price", "total_usd": "total"}
@@ -658,7 +720,11 @@ def pending_charges_frame(charges: Iterable[Any] | None, *, lineage: Lineage) ->
 
 
 def inference_subscriptions_frame(subscriptions: Iterable[Any] | None, *, lineage: Lineage) -> pd.DataFrame:
-    """``GET /inference`` (``subscriptions``); the per-subscription ``api_key`` is never read."""
+    """``GET /inference`` (``subscriptions``); the per-subscription ``api_key`` is never read.
+
+    >>> list(inference_subscriptions_frame([{"id": "s1", "api_key": "k"}], lineage=Lineage.now("http://127.0.0.1/v2")).columns)[:3]
+    ['id', 'label', 'created_at']
+    """
     fields: dict[str, Field] = {"id": "id", "label": "label", **_CREATED}
     return _frame("inference_subscriptions", _dicts(subscriptions), fields, lineage, "inference_subscriptions")
 
@@ -666,7 +732,11 @@ def inference_subscriptions_frame(subscriptions: Iterable[Any] | None, *, lineag
 def database_usage_frame(rows: Iterable[tuple[Mapping[str, Any], Mapping[str, Any] | None]], *,
                          lineage: Lineage) -> pd.DataFrame:
     """One row per database from ``(database item, GET /databases/{id}/usage "usage")`` pairs. Percentages are
-    the API's (memory and CPU averaged over the last hour; disk current)."""
+    the API's (memory and CPU averaged over the last hour; disk current).
+
+    >>> database_usage_frame([({"id": "d1"}, {"cpu": {"percentage": "4.65"}})], lineage=Lineage.now("http://127.0.0.1/v2"))["cpu_pct"].tolist()
+    [4.65]
+    """
     pairs = [(db, u if isinstance(u, Mapping) else {}) for db, u in rows if isinstance(db, Mapping)]
     objs = [{**db, "_usage": u} for db, u in pairs]
 
@@ -684,7 +754,11 @@ def database_usage_frame(rows: Iterable[tuple[Mapping[str, Any], Mapping[str, An
 
 
 def database_alerts_frame(rows: Iterable[tuple[str, Iterable[Any] | None]], *, lineage: Lineage) -> pd.DataFrame:
-    """One row per alert from ``(database id, POST /databases/{id}/alerts "alerts")`` pairs."""
+    """One row per alert from ``(database id, POST /databases/{id}/alerts "alerts")`` pairs.
+
+    >>> database_alerts_frame([("d1", [{"timestamp": "2023-02-10 12:40:19"}])], lineage=Lineage.now("http://127.0.0.1/v2"))["alert_at"].tolist()
+    [Timestamp('2023-02-10 12:40:19+0000', tz='UTC')]
+    """
     objs = [{**a, "_db": db_id} for db_id, alerts in rows for a in _dicts(alerts)]
     fields: dict[str, Field] = {
         "database_id": "_db", "alert_at": "timestamp", "message_type": "message_type",
@@ -695,7 +769,11 @@ def database_alerts_frame(rows: Iterable[tuple[str, Iterable[Any] | None]], *, l
 
 
 def backup_time(part: Any) -> pd.Timestamp | None:
-    """``{"date": "2023-02-07", "time": "20:51:05"}`` (``GET /databases/{id}/backups``) → a UTC timestamp."""
+    """``{"date": "2023-02-07", "time": "20:51:05"}`` (``GET /databases/{id}/backups``) → a UTC timestamp.
+
+    >>> backup_time({"date": "2023-02-07", "time": "20:51:05"})
+    Timestamp('2023-02-07 20:51:05+0000', tz='UTC')
+    """
     if not isinstance(part, Mapping) or not part.get("date"):
         return None
     ts = _as_datetime([f"{part.get('date')} {part.get('time') or '00:00:00'}".strip()])[0]
