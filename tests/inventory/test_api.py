@@ -66,8 +66,14 @@ def test_single_resource_calls_match_the_snapshot(inv_client: vt.Client, inv_sna
 def test_async_client_returns_the_same_frames(inv_sandbox: Sandbox, inv_snapshot: InventorySnapshot) -> None:
     async def main() -> tuple[InventorySnapshot, pd.DataFrame]:
         async with vt.AsyncClient(inv_sandbox.settings()) as aclient:
-            snap = await aclient.inventory.snapshot(progress=False)
-            usage = await aclient.inventory.database_usage()
+            inv = aclient.inventory
+            snap = await inv.snapshot(progress=False)
+            usage = await inv.database_usage()
+            # the aliases are awaitable on the async client too
+            assert set((await inv.list_valkey())["engine"].astype(str)) == {"valkey"}
+            db_id = snap["databases"]["id"].iloc[0]
+            assert (await inv.get_database_health(db_id)).database_id == db_id
+            assert (await aliases.get_database(aclient, db_id))["id"].tolist() == [db_id]
             return snap, usage
 
     snap, usage = asyncio.run(main())

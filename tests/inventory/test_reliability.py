@@ -3,6 +3,7 @@ outlast the retry budget isolated in .errors (or raised with strict=True)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import numpy as np
@@ -73,6 +74,26 @@ def test_faults_outlasting_the_retry_budget_land_in_errors(faulty: Sandbox) -> N
     _assert_same(InventorySnapshot({k: v for k, v in clean.frames.items() if k != "block_storage"}), snap)
     assert info.value.status == 503
     assert "block_storage" in snap._repr_html_() and "failed" in snap._repr_html_()
+
+
+def test_async_snapshot_isolates_failures_too(faulty: Sandbox) -> None:
+    async def main() -> tuple[InventorySnapshot, BaseException | None]:
+        async with vt.AsyncClient(faulty.settings()) as aclient:
+            snap = await aclient.inventory.snapshot(["regions", "block_storage", "account"], progress=False)
+            try:
+                await aclient.inventory.snapshot(["regions", "block_storage"], progress=False, strict=True)
+            except vt.ServerError as e:
+                return snap, e
+            return snap, None
+
+    faulty.set_faults("/v2/blocks*", p503=1.0, retry_after_s=None, seed=4)
+    try:
+        snap, raised = asyncio.run(main())
+    finally:
+        faulty.clear_faults()
+    assert list(snap.frames) == ["regions", "account"] and len(snap["regions"]) > 0
+    assert snap.errors["resource"].astype(str).tolist() == ["block_storage"]
+    assert isinstance(raised, vt.ServerError) and raised.status == 503
 
 
 def test_a_missing_price_catalogue_degrades_costs_only(faulty: Sandbox) -> None:
