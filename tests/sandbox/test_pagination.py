@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from vultr_toolkit.sandbox.pagination import PageParamError, decode_cursor, encode_cursor, paginate, parse_per_page
 
@@ -58,3 +60,18 @@ def test_endless_bug_always_gives_a_new_cursor_and_full_pages() -> None:
         cursor = meta["links"]["next"]
         assert cursor and cursor not in cursors
         cursors.add(cursor)
+
+
+@given(total=st.integers(0, 400), per_page=st.integers(1, 120))
+def test_any_walk_yields_each_item_exactly_once(total: int, per_page: int) -> None:
+    items = list(range(total))
+    seen: list[int] = []
+    cursor: str | None = None
+    for _ in range(total // per_page + 2):
+        page, meta = paginate(items, per_page, cursor)
+        assert meta["total"] == total and len(page) <= per_page
+        seen += page
+        cursor = meta["links"]["next"] or None
+        if cursor is None:
+            break
+    assert seen == items and cursor is None
