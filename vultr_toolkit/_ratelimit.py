@@ -54,7 +54,7 @@ __all__ = [
 logger = logging.getLogger("vultr_toolkit.ratelimit")
 
 DEFAULT_WINDOW_S = 1.0
-DEFAULT_MARGIN_S = 0.05
+DEFAULT_MARGIN_S = 0.1
 
 
 class Limiter(Protocol):
