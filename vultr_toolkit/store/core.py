@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pandas as pd
 import sqlalchemy as sa
@@ -17,6 +16,10 @@ from .._settings import Settings
 from . import bundles, history
 from .engine import create_store_engine, display_url
 from .schema import metadata
+
+if TYPE_CHECKING:  # pragma: no cover - the store must not import the benchmark engine or inventory at runtime
+    from ..bench.result import BenchmarkResult
+    from ..inventory.snapshot import InventorySnapshot
 
 __all__ = ["HistoryStore", "as_store"]
 
@@ -171,20 +174,21 @@ class HistoryStore:
         """Stored benchmark runs (``list_runs("benchmark")``)."""
         return self.list_runs(bundles.BENCHMARK_KIND)
 
-    def load_benchmark(self, run_id: str) -> Any:
+    def load_benchmark(self, run_id: str) -> BenchmarkResult:
         """A stored benchmark run as a :class:`~vultr_toolkit.bench.result.BenchmarkResult`."""
-        # Imported lazily (and typed Any): the store must not pull in the benchmark engine.
-        cls = importlib.import_module("vultr_toolkit.bench.result").BenchmarkResult
-        return cls.from_frames(*self.load_frames(run_id))
+        from ..bench.result import BenchmarkResult
+
+        return BenchmarkResult.from_frames(*self.load_frames(run_id))
 
     def inventory_snapshots(self) -> pd.DataFrame:
         """Stored inventory snapshots (``list_runs("inventory")``)."""
         return self.list_runs(bundles.INVENTORY_KIND)
 
-    def load_inventory(self, snapshot_id: str) -> Any:
+    def load_inventory(self, snapshot_id: str) -> InventorySnapshot:
         """A stored snapshot as an :class:`~vultr_toolkit.inventory.snapshot.InventorySnapshot`."""
-        cls = importlib.import_module("vultr_toolkit.inventory.snapshot").InventorySnapshot
-        return cls.from_frames(*self.load_frames(snapshot_id))
+        from ..inventory.snapshot import InventorySnapshot
+
+        return InventorySnapshot.from_frames(*self.load_frames(snapshot_id))
 
 
 def _first_line(exc: BaseException) -> str:
