@@ -375,7 +375,7 @@ def _instances(seed: int, count: int) -> list[Obj]:
             "date_created": _iso(_ago(rng, 720)),
             "status": status, "power_status": power,
             "server_status": "ok" if status == "active" else rng.choice(["none", "locked", "installingbooting"]),
-            "allowed_bandwidth": bw // 1024 if bw >= 1024 else 1,
+            "allowed_bandwidth": bw,  # GB per month, as the plan sells it
             "label": label, "hostname": label, "tag": tags[0] if tags else "", "tags": tags,
             "kvm": f"https://my.vultr.com/subs/vps/novnc/api.php?data={_secret(rng, 24)}",
             "firewall_group_id": "", "features": rng.sample(["ipv6", "auto_backups", "ddos_protection"],
