@@ -63,13 +63,19 @@ def bench_hits(srv: ValkeyServer, hits: int, rounds: int) -> dict[str, Any]:
     def cached() -> Any:
         return cache.get_or_compute("hot", compute, ttl=3600)
 
-    for f in (bare_get, cached):  # warm up connections, script cache
+    cache.get_or_compute("hot-tagged", lambda: PAYLOAD, ttl=3600, tags=["catalog"])
+
+    def cached_tagged() -> Any:  # a tagged entry: the Lua path (GET + tag-version check in one EVALSHA)
+        return cache.get_or_compute("hot-tagged", compute, ttl=3600, tags=["catalog"])
+
+    for f in (bare_get, cached, cached_tagged):  # warm up connections, script cache
         _ops_per_s(f, 500)
     batch = max(1, hits // rounds)
-    bare_runs, cache_runs = [], []
+    bare_runs, cache_runs, tagged_runs = [], [], []
     for _ in range(rounds):
         bare_runs.append(_ops_per_s(bare_get, batch))
         cache_runs.append(_ops_per_s(cached, batch))
+        tagged_runs.append(_ops_per_s(cached_tagged, batch))
     mem = Cache(namespace="bench-mem")
     mem.set("hot", PAYLOAD, ttl=3600)
     mem_ops = _ops_per_s(lambda: mem.get_or_compute("hot", compute, ttl=3600), hits)
@@ -80,6 +86,7 @@ def bench_hits(srv: ValkeyServer, hits: int, rounds: int) -> dict[str, Any]:
     # Throughput over all rounds = ops / total time (harmonic mean of the per-round rates).
     bare_ops = len(bare_runs) / sum(1 / r for r in bare_runs)
     cache_ops = len(cache_runs) / sum(1 / r for r in cache_runs)
+    tagged_ops = len(tagged_runs) / sum(1 / r for r in tagged_runs)
     per_round = [c / b for b, c in zip(bare_runs, cache_runs, strict=True)]
     return {
         "ops_per_loop": batch * rounds,
@@ -92,6 +99,8 @@ def bench_hits(srv: ValkeyServer, hits: int, rounds: int) -> dict[str, Any]:
         "per_round_ratio_min": min(per_round),
         "per_round_ratio_max": max(per_round),
         "target_ratio": 0.70,
+        "tagged_get_or_compute_ops_s": tagged_ops,
+        "tagged_ratio": tagged_ops / bare_ops,
         "in_process_ops_s": mem_ops,
         "computes_during_hits": stats.computes - 1,
         "hits_counted": stats.hits,
@@ -158,6 +167,8 @@ def write(results: dict[str, Any]) -> None:
         f"| `get_or_compute` hit loop, ops/s | {h['get_or_compute_ops_s']:,.0f} | |",
         f"| **hit throughput ratio** (per-round median {h['per_round_ratio_median']:.0%}, "
         f"range {h['per_round_ratio_min']:.0%}–{h['per_round_ratio_max']:.0%}) | **{h['ratio']:.0%}** | ≥ 70 % |",
+        f"| `get_or_compute(..., tags=[...])` hit on a tagged entry (Lua path), ops/s | "
+        f"{h['tagged_get_or_compute_ops_s']:,.0f} ({h['tagged_ratio']:.0%} of bare) | |",
         f"| in-process backend hit, ops/s | {h['in_process_ops_s']:,.0f} | |",
         f"| `invalidate_by_tag` on {t['keys_with_tag']:,} keys: server commands | "
         f"**{t['server_command_count']}** ({', '.join(f'{k}={v}' for k, v in t['server_commands'].items())}) | 1 |",
@@ -166,9 +177,11 @@ def write(results: dict[str, Any]) -> None:
         f"{t['sampled_keys']} | 0 |",
         f"| optional `reclaim()` of the stale keys | {t['reclaimed_keys']:,} keys in {t['reclaim_s']:.2f} s | |",
         "",
-        "Ratios are measured side by side in one run (alternating rounds, medians); absolute numbers depend on the",
-        "machine. A hit is one EVALSHA round trip (GET + tag-version check + lock-on-miss in one Lua script) plus",
-        "JSON envelope decoding; the bare loop is one GET with no decoding.",
+        "Ratios are measured side by side in one run (small alternating batches; throughput over all rounds);",
+        "absolute numbers depend on the machine (2 shared cores, other jobs running). An untagged hit is one GET",
+        "on a per-thread connection that skips redis-py's per-command machinery, plus JSON envelope decoding —",
+        "which is why it beats the bare redis-py GET loop (no decoding, full client path). A tagged hit is one",
+        "EVALSHA (GET + tag-version check + lock-on-miss in one Lua script) through redis-py.",
         "",
     ]
     (RESULTS / "cache.md").write_text("\n".join(lines))

@@ -211,3 +211,19 @@ def test_a_lost_get_reply_never_poisons_the_connection(proxy: DroppingProxy) -> 
     assert [cache.get("b"), cache.get("a"), cache.get("b")] == ["B", "A", "B"]
     assert cache.stats().computes == 0
     cache.close()
+
+
+def test_a_lost_reply_after_taking_the_lock_does_not_make_us_wait_for_ourselves(proxy: DroppingProxy) -> None:
+    # tags= goes straight to the Lua get-or-lock; its first reply (lock taken) is lost, the retry must see our own
+    # lock as ours — otherwise we would wait lock_wait for ourselves and compute uncached.
+    cache = Cache(f"redis://{HOST}:{proxy.port}/0", namespace="ownlock", lock_wait=3)
+    for _ in range(2):  # script loaded (first call), then the per-thread connection open and idle (second)
+        cache.get_or_compute("warm", lambda: 0, ttl=60, tags=["t"])
+    calls: list[int] = []
+    proxy.armed.set()
+    assert cache.get_or_compute("k", lambda: calls.append(1) or "v", ttl=60, tags=["t"]) == "v"
+    assert calls == [1]
+    s = cache.stats()
+    assert (s.lock_waits, s.lock_timeouts, s.uncached_computes) == (0, 0, 0)
+    assert cache.get("k") == "v"
+    cache.close()
