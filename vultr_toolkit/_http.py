@@ -384,7 +384,7 @@ def error_from_response(
     retry_after = parse_retry_after(headers)
     parts = [f"{method} {path} failed: HTTP {status} {_reason(status)}".rstrip()]
     if api_message:
-        parts[0] += f": {api_message}"
+        parts[0] += f": {api_message.rstrip('. ')}"  # parts are joined with ". "
     if status >= 500:
         parts.append("the server failed; usually transient, try again later")
     elif status in _STATUS_HINTS:
