@@ -148,13 +148,15 @@ def test_arun(sandbox: vt.Sandbox) -> None:
 
 @pytest.mark.slow
 def test_worker_processes_merge_their_records(sandbox: vt.Sandbox) -> None:
-    res = vt.bench.run(vt.Client(sandbox.settings()), model="qwen3.8-27b", concurrency=[4], requests=8,
+    # level 1 has a single user: the worker without users must not be handed requests it cannot send
+    res = vt.bench.run(vt.Client(sandbox.settings()), model="qwen3.8-27b", concurrency=[1, 4], requests=4,
                        warmup=2, max_tokens=6, workers=2, progress=False)
     req = res.requests
-    assert len(req) == 10 and req["request_id"].is_unique
-    assert set(req["worker"].tolist()) == {0, 1}
+    assert len(req) == 2 + 4 + 4 and req["request_id"].is_unique
+    assert req.groupby("level")["request_id"].count().tolist() == [6, 4]
+    assert set(req.loc[req["level"] == 4.0, "worker"].tolist()) == {0, 1}
     assert (req["status"] == "ok").all()
-    assert res.levels.loc[0, "workers"] == 2
+    assert res.levels["workers"].tolist() == [2, 2]
     assert res.chunks["request_id"].isin(req["request_id"]).all()
 
 
@@ -165,3 +167,18 @@ def test_no_secret_in_results(sandbox: vt.Sandbox) -> None:
     meta, frames = res.to_frames()
     blob = json.dumps(meta) + repr(res) + "".join(f.astype(str).to_csv() for f in frames.values())
     assert CANARY not in blob
+
+
+def test_client_stamps_join_the_emulator_send_stamps(sandbox: vt.Sandbox, emu: InferenceEmulator) -> None:
+    # The harness's own timing error is measurable: every received frame matches one server-side send stamp
+    # on the same monotonic clock, and no frame is received before it was sent.
+    emu.clear_chunk_log()
+    res = vt.bench.run(sandbox, model="glm-5.3-flash", concurrency=3, requests=6, max_tokens=10, progress=False)
+    server = emu.chunk_log()
+    ids = res.requests.set_index("request_id")["response_id"]
+    client = res.chunks.assign(request_id=res.chunks["request_id"].map(ids).astype(str))
+    joined = client.merge(server, on=["request_id", "index"], how="inner", suffixes=("", "_server"))
+    assert len(joined) == len(client) == len(server)
+    assert (joined["tokens"] == joined["tokens_server"]).all()      # usage spread by characters is exact here
+    error_ns = joined["received_ns"].astype("int64") - joined["sent_ns"]
+    assert (error_ns > 0).all()

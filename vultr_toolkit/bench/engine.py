@@ -28,7 +28,7 @@ import aiohttp
 import numpy as np
 
 from .._errors import APIConnectionError, ConfigError
-from .metrics import analyse_request
+from .metrics import analyse_request, split_proportional
 from .workload import Level, Plan, arrival_offsets_s
 
 __all__ = ["EngineConfig", "LevelOutput", "fetch_models", "run_in_private_loop", "run_plan"]
@@ -243,10 +243,12 @@ async def _level_task(session: aiohttp.ClientSession, cfg: EngineConfig, plan: P
         recs = await _closed_loop(session, cfg, plan, max(1, min(share, level.users or 1)), share, None, start_ns,
                                   first_rid + worker, workers, "warmup", progress, slot)
     elif level.mode == "concurrency":
-        users = level.users // workers + (worker < level.users % workers)
+        split = [level.users // workers + (w < level.users % workers) for w in range(workers)]
+        users = split[worker]
         budget = None
         if level.requests is not None:
-            budget = level.requests // workers + (worker < level.requests % workers)
+            # in proportion to this worker's users, so a worker without users gets no requests to lose
+            budget = split_proportional(level.requests, split)[worker]
         deadline = start_ns + int(level.duration_s * 1e9) if level.duration_s is not None else None
         recs = await _closed_loop(session, cfg, plan, users, budget, deadline, start_ns, first_rid + worker,
                                   workers, "measure", progress, slot) if users else []

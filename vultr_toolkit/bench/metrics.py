@@ -51,6 +51,7 @@ __all__ = [
     "analyse_request",
     "itl_samples",
     "percentile_stats",
+    "split_proportional",
     "summarise",
 ]
 
@@ -79,8 +80,12 @@ def _error_text(body: bytes) -> str:
     return str(obj)[:_MAX_ERROR_TEXT]
 
 
-def _spread(total: int, weights: Sequence[int]) -> list[int]:
-    """Split ``total`` into integers proportional to ``weights`` (largest remainder, sums exactly)."""
+def split_proportional(total: int, weights: Sequence[int]) -> list[int]:
+    """Split ``total`` into integers proportional to ``weights`` (largest remainder, sums exactly).
+
+    >>> split_proportional(5, [1, 1, 0])
+    [3, 2, 0]
+    """
     w = np.asarray(weights, dtype=float)
     if len(w) == 0:
         return []
@@ -164,7 +169,7 @@ def analyse_request(raw: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, l
                 prev = c
             source = "usage"
         elif final_usage is not None and final_usage.completion_tokens is not None:
-            per = _spread(final_usage.completion_tokens, [chunk_rows["chars"][i] for i in token_idx])
+            per = split_proportional(final_usage.completion_tokens, [chunk_rows["chars"][i] for i in token_idx])
             source = "usage"
         else:
             per = [1] * len(token_idx)
