@@ -181,7 +181,7 @@ def write(results: dict[str, Any]) -> None:
         "absolute numbers depend on the machine (2 shared cores, other jobs running). An untagged hit is one GET",
         "on a per-thread connection that skips redis-py's per-command machinery, plus JSON envelope decoding —",
         "which is why it beats the bare redis-py GET loop (no decoding, full client path). A tagged hit is one",
-        "EVALSHA (GET + tag-version check + lock-on-miss in one Lua script) through redis-py.",
+        "EVALSHA (GET + tag-version check + lock-on-miss in one Lua script) on the same per-thread connection.",
         "",
     ]
     (RESULTS / "cache.md").write_text("\n".join(lines))
