@@ -101,6 +101,14 @@ def test_missing_usage_falls_back_to_chunks(sandbox: vt.Sandbox, emu: InferenceE
     assert (req["output_tokens"] == 3).all()   # 9 tokens in 3 chunks of 3: counted as chunks, as labelled
 
 
+def test_tokenizer_counts_when_usage_is_missing(sandbox: vt.Sandbox, emu: InferenceEmulator) -> None:
+    emu.configure(usage="never")
+    res = vt.bench.run(sandbox, model="glm-5.3-flash", concurrency=2, requests=2, max_tokens=9, progress=False,
+                       tokenizer=lambda text: len(text.split()))
+    req = res.requests
+    assert (req["tokens_source"] == "tokenizer").all() and (req["output_tokens"] == 9).all()
+
+
 def test_request_timeout_is_timeout(sandbox: vt.Sandbox, emu: InferenceEmulator) -> None:
     emu.configure(models={"slow-model": {"itl_s": 1.0, "itl_cv": 0.0}})   # 50 ms/token at time_scale 0.05
     res = vt.bench.run(sandbox, model="slow-model", concurrency=2, requests=2, max_tokens=100, timeout_s=0.3,

@@ -8,7 +8,7 @@ import datetime as dt
 import multiprocessing
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .._errors import ConfigError
@@ -42,7 +42,8 @@ def _prepare(target: Any, *, model: str, prompts: Sequence[Any] | None, input_to
              max_tokens: int, concurrency: int | Sequence[int] | None, rate: float | Sequence[float] | None,
              burstiness: float, max_concurrency: int | None, requests: int | None, duration_s: float | None,
              warmup: int, seed: int, workers: int, slo: Mapping[str, float] | None, timeout_s: float | None,
-             stall_timeout_s: float | None, label: str | None) -> tuple[EngineConfig, Plan, dict[str, Any]]:
+             stall_timeout_s: float | None, label: str | None,
+             tokenizer: Callable[[str], int] | None) -> tuple[EngineConfig, Plan, dict[str, Any]]:
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ConfigError(f"workers must be a positive integer (worker processes), got {workers!r}")
     try:
@@ -53,14 +54,15 @@ def _prepare(target: Any, *, model: str, prompts: Sequence[Any] | None, input_to
     plan = build_plan(model=model, max_tokens=max_tokens, prompts=prompts, input_tokens=input_tokens,
                       concurrency=concurrency, rate=rate, burstiness=burstiness, max_concurrency=max_concurrency,
                       requests=requests, duration_s=duration_s, warmup=warmup, seed=seed, timeout_s=timeout_s,
-                      stall_timeout_s=stall_timeout_s if stall_timeout_s is not None else default_stall)
+                      stall_timeout_s=stall_timeout_s if stall_timeout_s is not None else default_stall,
+                      tokenizer=tokenizer)
     meta = {
         "model": model, "label": label, "endpoint": redact_url(cfg.url), "mode": plan.levels[0].mode,
         "levels": [lv.level for lv in plan.levels], "max_tokens": max_tokens, "input_tokens": input_tokens,
         "prompts": None if prompts is None else len(prompts), "requests": requests, "duration_s": duration_s,
         "burstiness": burstiness, "max_concurrency": max_concurrency, "warmup": warmup, "seed": seed,
         "workers": workers, "slo": slo_s or None, "timeout_s": timeout_s, "stall_timeout_s": plan.stall_timeout_s,
-        "toolkit_version": __version__, "transport": "aiohttp",
+        "toolkit_version": __version__, "transport": "aiohttp", "tokenizer": tokenizer is not None,
     }
     return cfg, plan, meta
 
@@ -122,7 +124,7 @@ def run(client_or_settings: Any = None, *, model: str, prompts: Sequence[Any] | 
         requests: int | None = None, duration_s: float | None = None, warmup: int = 0, seed: int = 0,
         workers: int = 1, slo: Mapping[str, float] | None = None, progress: bool = True,
         timeout_s: float | None = None, stall_timeout_s: float | None = None,
-        label: str | None = None) -> BenchmarkResult:
+        label: str | None = None, tokenizer: Callable[[str], int] | None = None) -> BenchmarkResult:
     """Benchmark a chat model's streaming latency and throughput; returns a :class:`BenchmarkResult`.
 
     Closed loop: ``concurrency=[1, 8, 32]`` users (one level each). Open loop: ``rate=`` requests/s (a number or
@@ -131,8 +133,9 @@ def run(client_or_settings: Any = None, *, model: str, prompts: Sequence[Any] | 
     max(32, 10 s × rate)). ``warmup`` requests go first and are flagged, not summarised. ``workers > 1`` spreads
     the load over spawned worker processes. ``slo={"ttft_s": .5, "tpot_s": .05, "e2e_s": 10}`` enables goodput.
     ``timeout_s`` bounds a whole request (default: none); ``stall_timeout_s`` the silence between two reads
-    (default: the settings' timeout, 30 s). Bad arguments raise :class:`ConfigError` before any request; an
-    unknown model too (checked against ``GET /models``).
+    (default: the settings' timeout, 30 s). ``tokenizer`` (str -> token count) counts output tokens when the
+    server sends no usage (picklable when ``workers > 1``). Bad arguments raise :class:`ConfigError` before
+    any request; an unknown model too (checked against ``GET /models``).
 
     Works inside a running event loop (Jupyter): the engine runs on its own loop in a worker thread.
 
@@ -144,7 +147,7 @@ def run(client_or_settings: Any = None, *, model: str, prompts: Sequence[Any] | 
                                max_tokens=max_tokens, concurrency=concurrency, rate=rate, burstiness=burstiness,
                                max_concurrency=max_concurrency, requests=requests, duration_s=duration_s,
                                warmup=warmup, seed=seed, workers=workers, slo=slo, timeout_s=timeout_s,
-                               stall_timeout_s=stall_timeout_s, label=label)
+                               stall_timeout_s=stall_timeout_s, label=label, tokenizer=tokenizer)
     started = dt.datetime.now(dt.UTC)
     counters = _progress_array(workers)
     bar = _bar(_total(plan), progress)
@@ -170,7 +173,7 @@ async def arun(client_or_settings: Any = None, *, model: str, prompts: Sequence[
                max_concurrency: int | None = None, requests: int | None = None, duration_s: float | None = None,
                warmup: int = 0, seed: int = 0, workers: int = 1, slo: Mapping[str, float] | None = None,
                progress: bool = True, timeout_s: float | None = None, stall_timeout_s: float | None = None,
-               label: str | None = None) -> BenchmarkResult:
+               label: str | None = None, tokenizer: Callable[[str], int] | None = None) -> BenchmarkResult:
     """Async :func:`run` (same arguments). The engine still runs on its own loop, so the caller's loop stays
     responsive and adds no latency to the measurement.
 
@@ -181,7 +184,7 @@ async def arun(client_or_settings: Any = None, *, model: str, prompts: Sequence[
                                max_tokens=max_tokens, concurrency=concurrency, rate=rate, burstiness=burstiness,
                                max_concurrency=max_concurrency, requests=requests, duration_s=duration_s,
                                warmup=warmup, seed=seed, workers=workers, slo=slo, timeout_s=timeout_s,
-                               stall_timeout_s=stall_timeout_s, label=label)
+                               stall_timeout_s=stall_timeout_s, label=label, tokenizer=tokenizer)
     started = dt.datetime.now(dt.UTC)
     counters = _progress_array(workers)
     bar = _bar(_total(plan), progress)

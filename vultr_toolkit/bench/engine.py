@@ -219,11 +219,12 @@ async def _sleep_until(due_ns: int) -> None:
         await asyncio.sleep(delay / 1e9)
 
 
-def _finish(recs: list[Raw], level_index: int, worker: int) -> tuple[list[dict[str, Any]], list[dict[str, list[Any]]]]:
+def _finish(recs: list[Raw], level_index: int, worker: int, tokenizer: Callable[[str], int] | None = None
+            ) -> tuple[list[dict[str, Any]], list[dict[str, list[Any]]]]:
     """Parse raw records into request rows + chunk columns (after the level, off the hot path)."""
     rows, chunk_cols = [], []
     for rec in recs:
-        row, chunks = analyse_request(rec)
+        row, chunks = analyse_request(rec, tokenizer=tokenizer)
         row.update(request_id=rec["rid"], level_index=level_index, phase=rec["phase"], worker=worker,
                    scheduled_ns=rec["scheduled_ns"], woke_ns=rec["woke_ns"], sent_ns=rec["sent_ns"],
                    end_ns=rec["end_ns"])
@@ -260,7 +261,7 @@ async def _level_task(session: aiohttp.ClientSession, cfg: EngineConfig, plan: P
         recs = await _open_loop(session, cfg, plan, [offsets_ns[i] for i in mine], [first_rid + i for i in mine],
                                 cap, start_ns, progress, slot)
     cpu = (time.thread_time() if workers == 1 else time.process_time()) - cpu0
-    rows, chunks = _finish(recs, level_index, worker)
+    rows, chunks = _finish(recs, level_index, worker, plan.tokenizer)
     return rows, chunks, cpu
 
 

@@ -15,7 +15,9 @@ is written):
 ``output_tokens`` / ``tokens_source``
     ``"usage"``: the server's ``usage.completion_tokens`` (per chunk from cumulative usage when the server sends
     it in every chunk; otherwise the final total spread over the chunks in proportion to their characters);
-    ``"chunks"``: no usage arrived, one token per token-bearing chunk (a lower bound for multi-token chunks).
+    ``"tokenizer"``: no usage arrived and ``run(tokenizer=...)`` counted each chunk's text;
+    ``"chunks"``: no usage and no tokenizer, one token per token-bearing chunk (a lower bound for multi-token
+    chunks).
 ``tpot_s``
     request-level time per output token after the first: ``(e2e_s − ttft_s) / (output_tokens − 1)`` — vLLM's
     TPOT, GenAI-Perf/AIPerf's "ITL". Summary percentiles of ``tpot_s`` weight each **request** equally.
@@ -37,7 +39,7 @@ counted by ``error_kind`` (``http_429``, ``http_5xx``, ``http_4xx``, ``in_band_e
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -99,12 +101,14 @@ def split_proportional(total: int, weights: Sequence[int]) -> list[int]:
     return [int(x) for x in base]
 
 
-def analyse_request(raw: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, list[Any]]]:
+def analyse_request(raw: Mapping[str, Any], *, tokenizer: Callable[[str], int] | None = None
+                    ) -> tuple[dict[str, Any], dict[str, list[Any]]]:
     """Turn one raw request record of the engine into its request row and its chunk rows.
 
     ``raw`` holds monotonic-ns stamps (``scheduled_ns``, ``woke_ns``, ``sent_ns``, ``end_ns``), ``status``,
     the network reads (``stamps``, ``reads``), an engine-side ``failure`` kind and ``message``, and the body
-    of a non-200 answer. Pure: the engine calls it after a level, off the hot path.
+    of a non-200 answer. Pure: the engine calls it after a level, off the hot path. ``tokenizer`` counts the
+    tokens of each chunk's text when the server sent no usage (``tokens_source="tokenizer"``).
     """
     sent = int(raw["sent_ns"])
     status = int(raw.get("status") or 0)
@@ -171,6 +175,9 @@ def analyse_request(raw: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, l
         elif final_usage is not None and final_usage.completion_tokens is not None:
             per = split_proportional(final_usage.completion_tokens, [chunk_rows["chars"][i] for i in token_idx])
             source = "usage"
+        elif tokenizer is not None:
+            per = [max(1, int(tokenizer(chunks[i][1].reasoning + chunks[i][1].content))) for i in token_idx]
+            source = "tokenizer"
         else:
             per = [1] * len(token_idx)
             source = "chunks"

@@ -22,7 +22,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -74,6 +74,7 @@ class Plan:
     input_tokens: int | None
     timeout_s: float | None
     stall_timeout_s: float
+    tokenizer: Callable[[str], int] | None = None
 
     def body(self, i: int) -> bytes:
         return self.bodies[i % len(self.bodies)]
@@ -146,6 +147,7 @@ def build_plan(
     timeout_s: float | None = None,
     stall_timeout_s: float = 30.0,
     extra_body: dict[str, Any] | None = None,
+    tokenizer: Callable[[str], int] | None = None,
 ) -> Plan:
     """Validate the arguments of :func:`vultr_toolkit.bench.run` and build the plan (raises ConfigError)."""
     if not isinstance(model, str) or not model:
@@ -196,4 +198,7 @@ def build_plan(
             n = requests if requests is not None or duration_s is not None else max(32, 4 * c)
             levels.append(Level("concurrency", float(c), n, duration_s))
     bodies = build_bodies(model, prompts, input_tokens, max_tokens, seed, extra_body)
-    return Plan(model, bodies, tuple(levels), warmup, seed, max_tokens, input_tokens, timeout_s, stall_timeout_s)
+    if tokenizer is not None and not callable(tokenizer):
+        raise ConfigError("tokenizer must be a callable str -> number of tokens, e.g. lambda s: len(enc.encode(s))")
+    return Plan(model, bodies, tuple(levels), warmup, seed, max_tokens, input_tokens, timeout_s, stall_timeout_s,
+                tokenizer)
