@@ -185,3 +185,272 @@ def plot_compare(df: pd.DataFrame, *, ax: Axes | None = None, metric: str | None
     ax.grid(True, axis="y", alpha=0.3)
     ax.legend(fontsize="small")
     return ax
+
+
+# --- inventory and health plots (appended; the benchmark plots above are helper D's) ---------------------------
+
+_STATUS_COLORS: dict[str, str] = {"up": "#2ca02c", "degraded": "#ff9f1c", "down": "#d62728", "maintenance": "#9e9e9e"}
+_INCIDENT_COLOR = "#d62728"
+
+
+def _resources(obj: Any) -> pd.DataFrame:
+    """An InventorySnapshot's ``resources`` frame, or the frame itself."""
+    if isinstance(obj, pd.DataFrame):
+        return obj
+    return obj.resources
+
+
+def _type_color(resource_type: str) -> str:
+    """One colour per resource type, the same in every inventory plot (order of ``RESOURCE_TYPES``)."""
+    from .inventory.schemas import RESOURCE_TYPES
+
+    i = RESOURCE_TYPES.index(resource_type) if resource_type in RESOURCE_TYPES else len(RESOURCE_TYPES)
+    return f"C{i % 10}"
+
+
+def _value_label(value: str) -> str:
+    return "monthly cost (USD)" if value == "monthly_cost_usd" else "resources (count)"
+
+
+def plot_inventory(df: Any, *, by: str = "region", value: str = "count", stack: str | None = "auto",
+                   ax: Axes | None = None, **kw: Any) -> Axes:
+    """Resources (or their known monthly cost) per region or per resource type, as horizontal stacked bars.
+
+    ``df`` is ``snapshot.resources`` (or the snapshot). ``by``: ``"region"`` or ``"resource_type"``; ``value``:
+    ``"count"`` or ``"monthly_cost_usd"`` (resources without a known cost count as 0). ``stack`` splits each bar
+    by another column; ``"auto"`` stacks regions by resource type and resource types by status; None: one colour.
+    Resources without a region are shown as ``global``.
+
+    >>> ax = plot_inventory(snap.resources, by="region", value="monthly_cost_usd")  # doctest: +SKIP
+    """
+    if by not in ("region", "resource_type"):
+        raise ValueError(f"plot_inventory(by={by!r}): use 'region' or 'resource_type'")
+    if value not in ("count", "monthly_cost_usd"):
+        raise ValueError(f"plot_inventory(value={value!r}): use 'count' or 'monthly_cost_usd'")
+    res = _resources(df)
+    if stack == "auto":
+        stack = "resource_type" if by == "region" else "status"
+    frame = pd.DataFrame({
+        by: res[by].astype(object).where(res[by].notna(), "global").astype(str),
+        "value": (np.ones(len(res)) if value == "count"
+                  else res["monthly_cost_usd"].astype("Float64").fillna(0.0).to_numpy(dtype=float)),
+    })
+    if stack is not None:
+        frame[stack] = res[stack].astype(object).where(res[stack].notna(), "unknown").astype(str)
+        wide = frame.pivot_table(index=by, columns=stack, values="value", aggfunc="sum", fill_value=0.0)
+    else:
+        wide = frame.groupby(by)["value"].sum().to_frame(_value_label(value))
+    # Largest at the top: barh draws the first row at the bottom.
+    wide = wide.loc[wide.sum(axis=1).sort_values(ascending=True).index]
+    ax = _axes(ax)
+    y = np.arange(len(wide))
+    left = np.zeros(len(wide))
+    for col in wide.columns:
+        vals = wide[col].to_numpy(dtype=float)
+        if stack == "resource_type" and "color" not in kw:
+            ax.barh(y, vals, left=left, label=str(col), color=_type_color(str(col)), **kw)
+        else:
+            ax.barh(y, vals, left=left, label=str(col), **kw)
+        left += vals
+    ax.set_yticks(y, [str(i) for i in wide.index])
+    ax.set_xlabel(_value_label(value))
+    ax.set_ylabel(by.replace("_", " "))
+    what = "Monthly cost" if value == "monthly_cost_usd" else "Resources"
+    ax.set_title(f"{what} by {by.replace('_', ' ')}")
+    ax.grid(True, axis="x", alpha=0.3)
+    if stack is not None and len(wide.columns) > 0:
+        ax.legend(title=stack.replace("_", " "), fontsize="small", loc="lower right")
+    return ax
+
+
+def plot_cost(df: Any, *, top: int = 15, ax: Axes | None = None, **kw: Any) -> Axes:
+    """The ``top`` most expensive resources by known monthly cost, coloured by resource type.
+
+    ``df`` is ``snapshot.resources`` (or the snapshot); resources without a known cost are left out.
+
+    >>> ax = plot_cost(snap.resources, top=10)  # doctest: +SKIP
+    """
+    res = _resources(df)
+    cost = res["monthly_cost_usd"].astype("Float64")
+    known = res[cost.notna().to_numpy(dtype=bool)].copy()
+    known["_cost"] = cost[cost.notna()].to_numpy(dtype=float)
+    known = known.sort_values("_cost", ascending=False, kind="stable").head(max(0, top)).iloc[::-1]
+    ax = _axes(ax)
+    y = np.arange(len(known))
+    types = [str(t) for t in known["resource_type"].astype(object)]
+    palette = {t: _type_color(t) for t in sorted(set(types))}
+    colors = [palette[t] for t in types]
+    ax.barh(y, known["_cost"].to_numpy(dtype=float), color=colors, **kw)
+    labels = [(str(lbl) if isinstance(lbl, str) and lbl else str(i))[:28]
+              for lbl, i in zip(known["label"].astype(object), known["id"].astype(object), strict=True)]
+    ax.set_yticks(y, labels)
+    ax.set_xlabel("monthly cost (USD)")
+    ax.set_ylabel("resource (label)")
+    ax.set_title(f"Top {len(known)} resources by monthly cost")
+    ax.grid(True, axis="x", alpha=0.3)
+    if palette:
+        from matplotlib.patches import Patch
+
+        ax.legend(handles=[Patch(color=c, label=t) for t, c in palette.items()], title="resource type",
+                  fontsize="small", loc="lower right")
+    return ax
+
+
+def _history(df: Any) -> pd.DataFrame:
+    from .store.history import SAMPLE_COLUMNS, coerce_samples
+
+    if list(df.columns) == list(SAMPLE_COLUMNS) and isinstance(df["status"].dtype, pd.CategoricalDtype):
+        return df
+    return coerce_samples(df)
+
+
+def _target_labels(h: pd.DataFrame) -> pd.Series:
+    """``service`` when a service has one target, else ``service: target`` (shortened): readable row names."""
+    svc = h["service"].astype(str)
+    tgt = h["target"].astype(str)
+    multi = h.groupby(svc, sort=False)["target"].transform(lambda s: s.astype(str).nunique()) > 1
+    short = tgt.str.replace(r"^[a-z]+://", "", regex=True).str.slice(0, 40)
+    return svc.where(~multi, svc + ": " + short)
+
+
+def _naive_utc(ts: pd.Series | pd.DatetimeIndex) -> np.ndarray:
+    """UTC wall times as naive datetime64 (matplotlib's date axis is tz-naive; the label says UTC)."""
+    idx = pd.DatetimeIndex(ts)
+    return np.asarray(idx.tz_convert("UTC").tz_localize(None).to_numpy(dtype="datetime64[us]"))
+
+
+def _date_axis(ax: Axes) -> None:
+    import matplotlib.dates as mdates
+
+    locator = mdates.AutoDateLocator()
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    ax.set_xlabel("time (UTC)")
+
+
+def plot_health_timeline(history: pd.DataFrame, *, ax: Axes | None = None, overall: bool = True,
+                         **kw: Any) -> Axes:
+    """Status over time, one row per target (green up, orange degraded, red down, grey maintenance), with
+    incidents (:func:`vultr_toolkit.health.incidents`) shaded across their row.
+
+    Each sample colours the time until the target's next sample (the last one: the median probe interval).
+    ``overall=False`` leaves out the monitor's ``overall`` row.
+
+    >>> ax = plot_health_timeline(monitor.samples())  # doctest: +SKIP
+    """
+    import matplotlib.dates as mdates
+    from matplotlib.patches import Patch
+
+    from .health.analysis import incidents
+
+    h = _history(history)
+    if not overall:
+        h = h[h["service"].astype(str) != "overall"]
+    h = h.sort_values("checked_at", kind="stable")
+    labels = _target_labels(h) if len(h) else pd.Series([], dtype=str)
+    # The overall row first (top), then services in first-seen order.
+    order = sorted(dict.fromkeys(labels.tolist()), key=lambda lbl: lbl != "overall")
+    row = {lbl: len(order) - 1 - i for i, lbl in enumerate(order)}
+    ax = _axes(ax)
+    when = _naive_utc(h["checked_at"]) if len(h) else np.array([], dtype="datetime64[us]")
+    x = mdates.date2num(when) if len(h) else np.array([])
+    status = h["status"].astype(str).to_numpy()
+    used: set[str] = set()
+    for lbl in order:
+        idx = np.flatnonzero(labels.to_numpy() == lbl)
+        xs = x[idx]
+        steps = np.diff(xs)
+        step = float(np.median(steps)) if len(steps) else 1.0 / 86400
+        ends = np.append(xs[1:], xs[-1] + step)
+        for st in _STATUS_COLORS:
+            sel = status[idx] == st
+            if sel.any():
+                used.add(st)
+                spans = list(zip(xs[sel], (ends - xs)[sel], strict=True))
+                ax.broken_barh(spans, (row[lbl] - 0.35, 0.7), facecolors=_STATUS_COLORS[st], **kw)
+    inc = incidents(h) if len(h) else incidents(history.iloc[0:0])
+    if len(inc):
+        inc_labels = _target_labels(inc)
+        last = x.max() if len(x) else 0.0
+        for (_, r), lbl in zip(inc.iterrows(), inc_labels, strict=True):
+            if lbl not in row:
+                continue
+            start = float(mdates.date2num(_naive_utc(pd.Series([r["start_at"]]))[0]))
+            end = last if pd.isna(r["end_at"]) else float(mdates.date2num(_naive_utc(pd.Series([r["end_at"]]))[0]))
+            ax.axvspan(start, max(end, start), ymin=row[lbl] / len(order),
+                       ymax=(row[lbl] + 1) / len(order), color=_INCIDENT_COLOR, alpha=0.15, hatch="//",
+                       linewidth=0)
+    ax.set_ylim(-0.5, len(order) - 0.5 if order else 0.5)
+    ax.set_yticks(list(row.values()), list(row.keys()))
+    ax.set_ylabel("target")
+    if len(x):
+        ax.set_xlim(x.min(), x.max() + (x.max() - x.min()) * 0.02 + 1e-6)
+    _date_axis(ax)
+    n = len(inc)
+    ax.set_title(f"Health timeline ({n} incident{'s' if n != 1 else ''})")
+    handles = [Patch(color=_STATUS_COLORS[s], label=s) for s in _STATUS_COLORS if s in used]
+    handles.append(Patch(facecolor=_INCIDENT_COLOR, alpha=0.15, hatch="//", label="incident"))
+    ax.legend(handles=handles, fontsize="small", loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    return ax
+
+
+_NICE_FREQS = ("1s", "2s", "5s", "10s", "15s", "30s", "1min", "2min", "5min", "10min", "15min", "30min", "1h",
+               "2h", "3h", "6h", "12h", "1D", "7D")
+
+
+def health_bucket(history: pd.DataFrame, buckets: int = 40) -> str:
+    """A round bucket width (pandas frequency) giving about ``buckets`` buckets over the history's time span.
+
+    >>> health_bucket(pd.DataFrame({"checked_at": pd.to_datetime(["2026-01-01", "2026-01-02"], utc=True)}))
+    '30min'
+    """
+    if len(history) < 2:
+        return "1s"
+    span = (history["checked_at"].max() - history["checked_at"].min()).total_seconds()
+    want = span / max(1, buckets)
+    for f in _NICE_FREQS:
+        if pd.Timedelta(f).total_seconds() >= want:
+            return f
+    return _NICE_FREQS[-1]
+
+
+def plot_health_latency(history: pd.DataFrame, *, ax: Axes | None = None, freq: str | None = None,
+                        percentiles: tuple[int, ...] = (50, 95, 99), overall: bool = False, **kw: Any) -> Axes:
+    """Probe latency percentiles over time, per target: p50 solid, p95 dashed, p99 dotted (one colour a target).
+
+    Buckets of width ``freq`` (default: about 40 buckets over the span, see :func:`health_bucket`), computed by
+    :func:`vultr_toolkit.health.summarize`. The ``overall`` row (a tick's wall time) is left out unless asked.
+
+    >>> ax = plot_health_latency(store.health_history(since="24h"), freq="1h")  # doctest: +SKIP
+    """
+    from .health.analysis import summarize
+
+    bad = [p for p in percentiles if p not in (50, 95, 99)]
+    if bad:
+        raise ValueError(f"plot_health_latency(percentiles={percentiles!r}): choose among 50, 95, 99")
+    h = _history(history)
+    if not overall:
+        h = h[h["service"].astype(str) != "overall"]
+    freq = freq or health_bucket(h)
+    s = summarize(h, freq=freq)
+    ax = _axes(ax)
+    styles = {50: "-", 95: "--", 99: ":"}
+    if len(s):
+        s = s.assign(_label=_target_labels(s).to_numpy())
+        for i, (lbl, grp) in enumerate(s.groupby("_label", sort=False)):
+            grp = grp.sort_values("bucket_at")
+            x = _naive_utc(grp["bucket_at"])
+            for p in percentiles:
+                ax.plot(x, grp[f"latency_p{p}_ms"].to_numpy(dtype=float, na_value=np.nan), linestyle=styles[p],
+                        marker="o" if p == 50 else None, markersize=3, color=f"C{i % 10}", label=f"{lbl} p{p}",
+                        **kw)
+        ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    _date_axis(ax)
+    ax.set_ylabel("probe latency (ms)")
+    ax.set_ylim(bottom=0)
+    ax.set_title(f"Probe latency percentiles per {freq} bucket")
+    ax.grid(True, alpha=0.3)
+    return ax
+
+
+__all__ += ["health_bucket", "plot_cost", "plot_health_latency", "plot_health_timeline", "plot_inventory"]
