@@ -387,6 +387,10 @@ def error_from_response(
         parts[0] += f": {api_message.rstrip('. ')}"  # parts are joined with ". "
     if status >= 500:
         parts.append("the server failed; usually transient, try again later")
+    elif 300 <= status < 400:
+        location = redact(next((v for k, v in headers.items() if k.lower() == "location"), "?"))
+        parts.append(f"the API redirected to {location}; redirects are not followed so the key never goes to "
+                     "another host: check the base URL (https, path prefix)")
     elif status in _STATUS_HINTS:
         parts.append(_STATUS_HINTS[status])
     if retry_after is not None:
@@ -854,7 +858,7 @@ class _CoreBase:
 
     def _finish(self, call: _Call, resp: httpx2.Response, content: bytes) -> APIResponse:
         """Status check and JSON decoding of a fully read response (raises typed errors)."""
-        if resp.status_code >= 400:
+        if resp.status_code >= 300:
             raise self._failed(error_from_response(call.method, call.path, resp.status_code, resp.headers,
                                                    content))
         try:
@@ -897,7 +901,7 @@ class HTTPCore(_CoreBase):
             resp = self._client.send(req, stream=True)
         except httpx2.HTTPError as e:
             raise self._transport_error(call, e, "send") from e
-        if resp.status_code >= 400:
+        if resp.status_code >= 300:
             try:
                 content = resp.read()
             except httpx2.HTTPError:
@@ -1010,7 +1014,7 @@ class AsyncHTTPCore(_CoreBase):
             resp = await client.send(req, stream=True)
         except httpx2.HTTPError as e:
             raise self._transport_error(call, e, "send") from e
-        if resp.status_code >= 400:
+        if resp.status_code >= 300:
             try:
                 content = await resp.aread()
             except httpx2.HTTPError:

@@ -178,8 +178,9 @@ class _ClientBase(Generic[CoreT]):
 
     # -- introspection ------------------------------------------------------------------------------------------
     def stats(self) -> dict[str, Any]:
-        """Request counters summed over this client's APIs, plus ``by_api`` with each core's details
-        (retry budget tokens, limiter grants and waits).
+        """Request counters summed over this client's APIs (calls, requests, retries, retries_denied, errors,
+        rate_limited, limiter_waits, limiter_wait_s), the retry budget left per API (``budget_tokens``), and
+        ``by_api`` with each core's details (including its limiter's grants and waits).
 
         >>> client.stats()["retries"]  # doctest: +SKIP
         0
@@ -189,6 +190,7 @@ class _ClientBase(Generic[CoreT]):
         by_api = {name: core.stats() for name, core in cores.items()}
         out: dict[str, Any] = {k: sum(s[k] for s in by_api.values()) for k in _SUM_KEYS}
         out["limiter_wait_s"] = round(out["limiter_wait_s"], 6)
+        out["budget_tokens"] = {name: s["budget_tokens"] for name, s in by_api.items()}
         out["by_api"] = by_api
         return out
 
