@@ -34,8 +34,8 @@ XFetch early refresh. JSON never emits a raw newline, so the first ``\\n`` alway
 
 Example::
 
-    >>> raw = encode_entry({"a": Decimal("1.5")}, exp=None, delta=None)
-    >>> decode_entry(raw).value
+    >>> body = encode_entry({"a": Decimal("1.5")}, exp=None, delta=None)
+    >>> decode_entry(b"\\n" + body).value   # empty tag header, then the envelope
     {'a': Decimal('1.5')}
 """
 

@@ -19,9 +19,14 @@ How it works
 * **Keys** live under ``vtk:<namespace>:`` — values ``…:k:<key>``, locks ``…:lock:<key>``, tag versions
   ``…:tagv:<tag>``. :meth:`Cache.clear` SCANs that prefix and UNLINKs in batches of 500; nothing here ever runs
   FLUSHDB/FLUSHALL or touches a key outside the namespace. ``cluster_hash_tag=True`` writes the prefix as
-  ``vtk:{<namespace>}:`` so every key of a namespace hashes to one Redis Cluster slot.
-* **One round trip on a hit.** :meth:`Cache.get_or_compute` runs one Lua script: GET the value, check its tag
-  versions, and on a miss try ``SET lock NX PX`` — so the first miss also takes the lock in the same trip.
+  ``vtk:{<namespace>}:`` so every key of a namespace hashes to one slot (the scripts read tag versions they
+  don't declare, which a cluster allows only within one slot). Redis Cluster itself is not supported yet:
+  use a standalone server (or a primary's URL).
+* **One round trip on a hit.** An untagged entry is one ``GET`` on a per-thread connection that skips redis-py's
+  per-command machinery (faster than a plain redis-py ``GET``: see ``benchmarks/results/cache.md``). A tagged
+  entry, or a miss, is one Lua script: GET the value, check its tag versions and, on a miss, ``SET lock NX PX`` —
+  so the first miss also takes the lock in the same trip. Only idempotent calls use the per-thread connection;
+  on any error it is dropped and the call retried once through redis-py (which reconnects).
 * **Stampedes.** Exactly one caller (across threads and processes) holds the per-key lock and calls ``fn``; the
   others poll with jittered, growing sleeps and take the value as soon as it lands. A holder that fails releases
   the lock so a waiter takes over; past ``lock_wait`` a waiter calls ``fn`` itself *without caching* (never a
@@ -33,7 +38,10 @@ How it works
   versions start at the server's clock in µs so a re-created version never matches an old entry.
 * **mget_and_delete** is one Lua script (GET each + UNLINK, atomic) sent on a connection with redis-py's automatic
   retry OFF: a replayed take after a lost reply would return nil for values already deleted — silently losing
-  them. With retry off a lost reply raises :class:`~vultr_toolkit.CacheError` instead.
+  them. With retry off a lost reply raises :class:`~vultr_toolkit.CacheError` instead. (Exactly-once delivery
+  across a lost reply would need a claim key the caller can re-read; not implemented.)
+* **In-process backend** (``Cache()``): the same primitives under one lock, shared by every ``Cache()`` in the
+  process like one local server. It is not shared across processes — use Valkey for that.
 * **Failures.** Server errors make ``get_or_compute`` call ``fn`` directly (logged once per outage, retried after
   ``error_cooldown`` seconds): the cache never breaks the user's path. Plain ``get``/``set``/... raise
   :class:`~vultr_toolkit.CacheError`. The URL's password never appears in reprs, logs or errors.
@@ -1016,6 +1024,7 @@ class Cache:
 
         Example::
 
+            >>> import datetime
             >>> Cache(namespace="doc").set("k", {"when": datetime.date(2024, 1, 1)}, ttl=60)
         """
         self.set_with_tags(key, value, (), ttl)
