@@ -92,7 +92,7 @@ def test_403_mentions_ip_restriction(server: Scripted) -> None:
 def test_redirect_is_not_followed(server: Scripted) -> None:
     server.script((302, {"Location": "http://203.0.113.5/steal"}, b""))
     with vt.Client(api_url=server.url, api_key=KEY, retry=POLICY) as c, \
-            pytest.raises(vt.APIStatusError, match="redirected to http://203.0.113.5/steal") as ei:
+            pytest.raises(vt.APIStatusError, match=r"redirected to http://203\.0\.113\.5/steal") as ei:
         c.management.get("/account")
     assert ei.value.status == 302 and len(server.seen) == 1
 
