@@ -199,9 +199,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="fewer rounds and levels (smoke run)")
     parser.add_argument("--repeat", type=int, default=3, help="repetitions of part 1 (median reported)")
+    parser.add_argument("--no-pin", action="store_true",
+                        help="do not pin emulator and client to separate cores (better on a shared, busy machine)")
     args = parser.parse_args()
     cores = sorted(os.sched_getaffinity(0))
-    server_core, client_core = (cores[0], cores[1]) if len(cores) >= 2 else (None, None)
+    server_core, client_core = (cores[0], cores[1]) if len(cores) >= 2 and not args.no_pin else (None, None)
     if client_core is not None:
         os.sched_setaffinity(0, {client_core})  # threads created from now on inherit it
     rounds = 1 if args.quick else 2
