@@ -152,3 +152,18 @@ def test_redis_limiter_falls_back_to_local_when_unreachable(caplog: pytest.LogCa
     assert waits[:2] == [0.0, 0.0] and waits[2] > 0  # still paced, locally
     assert lim.stats()["limiter"] == "redis-fallback-local"
     assert sum("falling back" in r.message for r in caplog.records) == 1
+
+
+@pytest.mark.valkey
+def test_async_client_on_the_redis_backed_limiter(make_sandbox: Callable[..., Sandbox], valkey_url: str) -> None:
+    """The async path reserves in a worker thread (redis-py is blocking) and still paces the server's view."""
+    sb = make_sandbox()
+
+    async def main() -> dict:
+        async with vt.AsyncClient(sb.settings(rate_limit=RATE, limiter_url=valkey_url)) as ac:
+            await asyncio.gather(*(ac.management.get("/account") for _ in range(25)))
+            return dict(ac.stats()["by_api"]["management"]["limiter"])
+
+    stats = asyncio.run(main())
+    assert stats["limiter"] == "redis" and stats["limiter_grants"] == 25 and stats["limiter_waits"] > 0
+    assert_paced(sb, 25)
