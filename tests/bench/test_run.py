@@ -142,7 +142,7 @@ def test_duration_mode_stops_sending_at_the_deadline(sandbox: vt.Sandbox) -> Non
 
 def test_sync_run_works_inside_a_running_event_loop(sandbox: vt.Sandbox) -> None:
     async def notebook_cell() -> vt.bench.BenchmarkResult:
-        return vt.bench.run(sandbox, model="qwen3.8-27b", concurrency=1, requests=2, max_tokens=4, progress=False)
+        return vt.bench.run(sandbox, model="qwen3.8-27b", concurrency=1, requests=2, max_tokens=4, progress=True)
 
     res = asyncio.run(notebook_cell())
     assert len(res.requests) == 2 and (res.requests["status"] == "ok").all()
@@ -150,7 +150,7 @@ def test_sync_run_works_inside_a_running_event_loop(sandbox: vt.Sandbox) -> None
 
 def test_arun(sandbox: vt.Sandbox) -> None:
     res = asyncio.run(vt.bench.arun(sandbox.settings(), model="qwen3.8-27b", concurrency=[2], requests=4,
-                                    max_tokens=4, progress=False))
+                                    max_tokens=4, progress=True))
     assert len(res.requests) == 4 and (res.requests["status"] == "ok").all()
 
 
