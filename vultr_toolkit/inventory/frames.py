@@ -190,11 +190,15 @@ def _as_float_array(values: list[Any]) -> np.ndarray:
     return arr
 
 
+_INT64_MAX: Final = 2**63 - 1
+
+
 def _as_int(values: list[Any]) -> Any:
-    if all(type(v) is int or v is None for v in values):
+    if all((type(v) is int and -_INT64_MAX <= v <= _INT64_MAX) or v is None for v in values):
         return pd.array(values, dtype="Int64")  # exact: no detour through float64
-    arr = _as_float_array(values)
-    return pd.Series(np.round(arr)).astype("Int64").array
+    arr = np.round(_as_float_array(values))
+    arr[np.abs(arr) >= 2.0**63] = math.nan  # not representable as Int64: missing, not an error
+    return pd.Series(arr).astype("Int64").array
 
 
 def _as_float(values: list[Any]) -> Any:
@@ -317,7 +321,9 @@ Field = str | tuple[str, ...] | Callable[[Mapping[str, Any]], Any]
 
 
 def _dicts(items: Iterable[Any] | None) -> list[Mapping[str, Any]]:
-    return [o for o in (items or ()) if isinstance(o, Mapping)]
+    if not isinstance(items, list | tuple):  # null, or a scalar/object where the API should send a list
+        return []
+    return [o for o in items if isinstance(o, Mapping)]
 
 
 def _sub(o: Mapping[str, Any], key: str) -> Mapping[str, Any]:
