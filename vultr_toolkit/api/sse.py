@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -45,7 +46,12 @@ class Usage:
 
         def num(key: str) -> int | None:
             v = obj.get(key)
-            return int(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
+            # json.loads accepts NaN/Infinity, and int() of those raises: treat them as "not reported".
+            if isinstance(v, bool) or not isinstance(v, int | float):
+                return None
+            if isinstance(v, float) and not math.isfinite(v):
+                return None
+            return int(v)
 
         return cls(num("prompt_tokens"), num("completion_tokens"), num("total_tokens"))
 
