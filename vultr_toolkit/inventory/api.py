@@ -85,6 +85,11 @@ class Fetch:
 # Alternative payload keys seen in the official spec for the same route (research vultr-api.md §5.10).
 _ALT_KEYS: dict[str, tuple[str, ...]] = {"plans_metal": ("plans",)}
 
+def _missing_key(exc: APIResponseError) -> bool:
+    """The pager's "no list under <key>" error (worth trying the alternative key), not a broken body."""
+    return "no list under" in exc.message
+
+
 Results = list[Any]  # one value or BaseException per Fetch of the batch, in order
 Plan = Generator[list[Fetch], Results, Any]
 T = TypeVar("T")
@@ -547,8 +552,8 @@ class InventoryAPI(_InventoryMethods[pd.DataFrame, InventorySnapshot, DatabaseHe
             for i, key in enumerate(keys):
                 try:
                     return m.paginate(f.path, key, per_page=self.per_page)
-                except APIResponseError:
-                    if i == len(keys) - 1:
+                except APIResponseError as e:
+                    if i == len(keys) - 1 or not _missing_key(e):
                         raise
         body = m.post(f.path, dict(f.body), idempotent=True) if f.method == "POST" else m.get(f.path)
         return _unwrap(f, body)
@@ -608,8 +613,8 @@ class AsyncInventoryAPI(_InventoryMethods[Any, Any, Any]):
             for i, key in enumerate(keys):
                 try:
                     return await m.paginate(f.path, key, per_page=self.per_page)
-                except APIResponseError:
-                    if i == len(keys) - 1:
+                except APIResponseError as e:
+                    if i == len(keys) - 1 or not _missing_key(e):
                         raise
         body = (await m.post(f.path, dict(f.body), idempotent=True) if f.method == "POST"
                 else await m.get(f.path))
