@@ -14,8 +14,8 @@ casts each column to the dtype named here and nothing else, so a resource return
 ``"dict"``                    ``object`` column holding a dict (nested API objects, secrets removed) or None
 ============================  ===================================================================
 
-Every frame ends with the lineage columns ``_fetched_at`` (when the API answered) and ``_source`` (the URL the
-rows came from), in the style of CloudQuery's ``_cq_sync_time``.
+Every frame ends with the lineage columns ``_fetched_at`` (when the fetch began; one value per call or snapshot)
+and ``_source`` (the URL the rows came from), in the style of CloudQuery's ``_cq_sync_time``.
 
 No schema may name a secret field (:data:`SECRET_FIELDS`, :func:`is_secret_field`); this is checked at import
 time, and :func:`find_secret_fields` scans nested cells of a frame for the same names so tests can assert it.
