@@ -54,6 +54,7 @@ __all__ = [
 
 MESSAGE_MAX_CHARS = 500
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_BIG_WRITE_CACHE_KIB = -131072  # negative: KiB (128 MiB)
 STATUS_DTYPE = pd.CategoricalDtype(list(STATUS_NAMES))
 
 #: column -> dtype of every sample frame (one source of truth; documented in the module docstring).
@@ -287,7 +288,17 @@ def _write_sqlite(engine: Engine, cols: dict[str, Any]) -> None:
     sql = (f"INSERT OR IGNORE INTO health_sample ({', '.join(_TABLE_COLUMNS)}) "
            f"VALUES ({', '.join('?' * len(_TABLE_COLUMNS))})")
     with engine.begin() as conn:
-        conn.exec_driver_sql(sql, rows)  # a list of tuples goes to cursor.executemany
+        big = len(rows) > 50_000
+        if big:
+            # A bigger page cache for this write only: a huge transaction otherwise spills index pages to the WAL
+            # over and over (+40 % rows/s at a million rows). The setting is per connection; restored below.
+            default_cache = int(conn.exec_driver_sql("PRAGMA cache_size").scalar() or -2000)
+            conn.exec_driver_sql(f"PRAGMA cache_size={_BIG_WRITE_CACHE_KIB}")
+        try:
+            conn.exec_driver_sql(sql, rows)  # a list of tuples goes to cursor.executemany
+        finally:
+            if big:
+                conn.exec_driver_sql(f"PRAGMA cache_size={default_cache}")
 
 
 def _csv_for_copy(cols: dict[str, Any]) -> io.BytesIO:
@@ -391,8 +402,21 @@ def history_sql(dialect: str, *, since: Any = None, until: Any = None, services:
     return sql, params
 
 
-def _category(values: Sequence[Any]) -> pd.Categorical:
-    return pd.Categorical(np.asarray(values, dtype=object))
+def _category(values: np.ndarray) -> pd.Categorical:
+    """Object column -> Categorical with sorted categories, hashing the objects once (``pd.Categorical(values)``
+    first converts all million values to a string array, 10x slower for a handful of distinct targets)."""
+    codes, uniques = pd.factorize(values, sort=True)
+    return pd.Categorical.from_codes(codes, categories=pd.Index(uniques))
+
+
+def _string_array(values: np.ndarray) -> Any:
+    """Object column -> ``string`` extension array; straight through pyarrow when available (5x faster)."""
+    try:
+        import pyarrow as pa
+    except ImportError:  # pragma: no cover - pyarrow is installed with the toolkit
+        return pd.array(values, dtype="string")
+    arr = pd.arrays.ArrowStringArray(pa.array(values, pa.string(), from_pandas=True))
+    return arr if str(arr.dtype) == "string" else pd.array(values, dtype="string")
 
 
 def read_samples(engine: Engine, **filters: Any) -> pd.DataFrame:
@@ -409,25 +433,26 @@ def read_samples(engine: Engine, **filters: Any) -> pd.DataFrame:
             cur.close()
     if not rows:
         return empty_samples()
-    cols = list(zip(*rows, strict=True))
-    ts = np.asarray(cols[0], dtype=np.int64).view("M8[us]")
-    status = pd.Categorical.from_codes(_CODE_TO_CAT[np.asarray(cols[3], dtype=np.int16)], dtype=STATUS_DTYPE)
-    lat = np.asarray(cols[4], dtype=object)
+    # One C-level pass into a 2-D object array beats transposing a million tuples in Python (0.6 s vs 1.3 s).
+    arr = np.array(rows, dtype=object)
+    del rows
+    ts = arr[:, 0].astype(np.int64).view("M8[us]")
+    status = pd.Categorical.from_codes(_CODE_TO_CAT[arr[:, 3].astype(np.int16)], dtype=STATUS_DTYPE)
+    lat = arr[:, 4]
     lat_na = pd.isna(lat)
     lat_vals = np.where(lat_na, 0.0, lat).astype(np.float64)
-    frame = pd.DataFrame({
+    return pd.DataFrame({
         "checked_at": pd.DatetimeIndex(ts).tz_localize("UTC"),
-        "service": _category(cols[1]),
-        "target": _category(cols[2]),
+        "service": _category(arr[:, 1]),
+        "target": _category(arr[:, 2]),
         "status": status,
         "latency_ms": pd.arrays.FloatingArray(lat_vals, lat_na.astype(bool)),
-        "error_kind": _category(cols[5]),
-        "message": pd.array(np.asarray(cols[6], dtype=object), dtype="string"),
-        "details": pd.array(np.asarray(cols[7], dtype=object), dtype="string"),
-        "monitor_id": _category(cols[8]),
-        "sample_id": pd.array(np.asarray(cols[9], dtype=object), dtype="string"),
+        "error_kind": _category(arr[:, 5]),
+        "message": _string_array(arr[:, 6]),
+        "details": _string_array(arr[:, 7]),
+        "monitor_id": _category(arr[:, 8]),
+        "sample_id": _string_array(arr[:, 9]),
     })
-    return frame
 
 
 # --- prune ---------------------------------------------------------------------------------------------------------
