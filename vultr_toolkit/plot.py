@@ -381,7 +381,8 @@ def plot_health_timeline(history: pd.DataFrame, *, ax: Axes | None = None, overa
                        ymax=(row[lbl] + 1) / len(order), color=_INCIDENT_COLOR, alpha=0.15, hatch="//",
                        linewidth=0)
     ax.set_ylim(-0.5, len(order) - 0.5 if order else 0.5)
-    ax.set_yticks(list(row.values()), list(row.keys()))
+    ticks = sorted(row.items(), key=lambda kv: kv[1])  # bottom to top, like every other y axis
+    ax.set_yticks([pos for _, pos in ticks], [lbl for lbl, _ in ticks])
     ax.set_ylabel("target")
     if len(x):
         ax.set_xlim(x.min(), x.max() + (x.max() - x.min()) * 0.02 + 1e-6)
