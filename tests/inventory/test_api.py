@@ -110,6 +110,8 @@ def test_per_database_calls(inv_client: vt.Client, inv_sandbox: Sandbox) -> None
     assert d["alert_count"] == len(health.alerts) and 0 <= d["usage"]["cpu_pct"] <= 100
     with pytest.raises(vt.NotFoundError):
         inv.get_database("no-such-database")
+    with pytest.raises(vt.ConfigError, match="period='decade'"):
+        inv.database_alerts(ids[0], period="decade")
 
 
 def test_aliases_are_the_methods(inv_client: vt.Client, inv_snapshot: InventorySnapshot) -> None:

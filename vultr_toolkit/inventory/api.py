@@ -183,7 +183,12 @@ def _database_usage(lin: Lineage, ids: Sequence[str] | None) -> Plan:
     return F.database_usage_frame([(d, _need(u)) for d, u in zip(dbs, usage, strict=True)], lineage=lin)
 
 
+PERIODS = ("day", "week", "month", "year")
+
+
 def _alerts_fetch(db_id: str, period: str) -> Fetch:
+    if period not in PERIODS:
+        raise ConfigError(f"period={period!r}: database alerts cover one of {', '.join(PERIODS)}")
     return Fetch("database_alerts", id=db_id, mode="item", body=(("period", period),))
 
 
