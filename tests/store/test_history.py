@@ -213,3 +213,32 @@ def test_sqlite_writer_and_reader_at_the_same_time(tmp_path: Path) -> None:
     assert len(reader_store.health_history()) == 2000
     assert seen == sorted(seen)  # each read saw a committed prefix, never a partial batch
     assert all(n % 50 == 0 for n in seen)
+
+
+def test_mixed_precision_iso_strings_are_accepted(store: HistoryStore) -> None:
+    store.write_samples([
+        {"checked_at": "2026-01-01T00:00:00.5Z", "service": "s", "target": "t", "status": "up"},
+        {"checked_at": "2026-01-01T00:00:01Z", "service": "s", "target": "t", "status": "up"},
+        {"checked_at": dt.datetime(2026, 1, 1, 0, 0, 2), "service": "s", "target": "t", "status": "up"},  # naive=UTC
+    ])
+    got = store.health_history()["checked_at"]
+    assert got.tolist() == [pd.Timestamp("2026-01-01T00:00:00.5Z"), pd.Timestamp("2026-01-01T00:00:01Z"),
+                            pd.Timestamp("2026-01-01T00:00:02Z")]
+    with pytest.raises(ConfigError, match="checked_at"):
+        store.write_samples([{"checked_at": "yesterday-ish", "service": "s", "target": "t", "status": "up"}])
+
+
+def test_copy_without_pyarrow_writes_the_same_rows(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The csv-module fallback of the PostgreSQL COPY path (used when pyarrow is missing) stores identical rows."""
+    from vultr_toolkit.store import history
+
+    recs = _records(8)
+    recs[0]["message"] = 'quote " and, comma'
+    a, b = HistoryStore(pg_url), HistoryStore(pg_url)
+    a.write_samples(samples_frame(recs[:4]))
+    monkeypatch.setattr(history, "_csv_for_copy", history._csv_module_for_copy)
+    b.write_samples(samples_frame(recs[4:]))
+    got = a.health_history()
+    expected = samples_frame(recs)
+    cols = ["checked_at", "status", "latency_ms", "message", "details", "error_kind"]
+    pd.testing.assert_frame_equal(got[cols], expected[cols], check_categorical=False)

@@ -155,6 +155,8 @@ def classify(exc: BaseException) -> str:
     """
     if isinstance(exc, APIError | ConfigError):
         return error_kind(exc)
+    if isinstance(exc, ImportError):  # e.g. psycopg2 or redis not installed
+        return "missing_dependency"
     text = f"{type(exc).__name__} {exc}".lower()
     for needle, kind in _TEXT_KINDS:
         if needle in text:
@@ -172,7 +174,14 @@ def classify(exc: BaseException) -> str:
     return error_kind(exc)
 
 
+_EXTRAS = {"psycopg2": "postgres", "redis": "valkey"}
+
+
 def _message(exc: BaseException) -> str:
+    if isinstance(exc, ImportError) and exc.name:
+        extra = _EXTRAS.get(exc.name.split(".")[0])
+        hint = f"pip install 'vultr-toolkit[{extra}]'" if extra else f"pip install {exc.name}"
+        return f"{exc.name} is not installed: {hint}"
     exc = getattr(exc, "orig", None) or exc  # SQLAlchemy wraps the driver's error and appends SQL text
     text = str(exc).strip()
     first = text.splitlines()[0] if text else ""

@@ -75,9 +75,17 @@ def _meta_json(meta: Mapping[str, Any]) -> str:
         raise ConfigError(f"bundle meta must be JSON-serialisable: {e}") from None
 
 
+def _need_pyarrow() -> None:
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        raise ConfigError("storing DataFrames needs pyarrow (Parquet): pip install pyarrow") from None
+
+
 def _to_parquet(name: str, frame: pd.DataFrame) -> bytes:
     if not isinstance(frame, pd.DataFrame):
         raise ConfigError(f"bundle frame {name!r} must be a pandas DataFrame, got {type(frame).__name__}")
+    _need_pyarrow()
     buf = io.BytesIO()
     try:
         frame.to_parquet(buf, engine="pyarrow", compression="zstd")

@@ -140,7 +140,7 @@ def coerce_samples(df: pd.DataFrame) -> pd.DataFrame:
     out: dict[str, Any] = {}
     ts = df["checked_at"]
     if not (isinstance(ts.dtype, pd.DatetimeTZDtype) and ts.dtype.unit == "us" and str(ts.dtype.tz) == "UTC"):
-        ts = pd.to_datetime(ts, utc=True).dt.as_unit("us")
+        ts = _to_utc_us(ts)
     out["checked_at"] = ts.array
     for col in ("service", "target", "monitor_id", "error_kind"):
         s = df[col] if col in df.columns else pd.Series([None] * n, dtype=object)
@@ -180,6 +180,17 @@ def coerce_samples(df: pd.DataFrame) -> pd.DataFrame:
     out["sample_id"] = sid.array
     frame = pd.DataFrame(out, columns=list(SAMPLE_COLUMNS))
     return frame.astype({c: d for c, d in SAMPLE_DTYPES.items() if c != "status"})
+
+
+def _to_utc_us(values: pd.Series) -> pd.Series:
+    """Timestamps (datetimes, Timestamps, ISO strings of mixed precision) -> ``datetime64[us, UTC]``."""
+    for fmt in (None, "ISO8601", "mixed"):
+        try:
+            return pd.to_datetime(values, utc=True, format=fmt).dt.as_unit("us")
+        except (ValueError, TypeError):
+            continue
+    raise ConfigError("sample column checked_at holds values that are not timestamps; give datetimes or ISO "
+                      "strings such as '2026-01-02T03:04:05Z'")
 
 
 def _new_ids(epoch_us: np.ndarray) -> list[str]:
@@ -304,8 +315,11 @@ def _write_sqlite(engine: Engine, cols: dict[str, Any]) -> None:
 def _csv_for_copy(cols: dict[str, Any]) -> io.BytesIO:
     """The samples as CSV for ``COPY ... (FORMAT csv)``, written by pyarrow's C++ writer (the csv module is ~10x
     slower): strings quoted, NULLs as unquoted empty fields, timestamps ISO 8601 with ``Z``."""
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
+    try:
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+    except ImportError:  # pragma: no cover - pyarrow is installed with the toolkit; the slow path still works
+        return _csv_module_for_copy(cols)
 
     text = pa.string()
     table = pa.table({
@@ -325,6 +339,16 @@ def _csv_for_copy(cols: dict[str, Any]) -> io.BytesIO:
     pacsv.write_csv(table, buf, pacsv.WriteOptions(include_header=False))
     buf.seek(0)
     return buf
+
+
+def _csv_module_for_copy(cols: dict[str, Any]) -> io.BytesIO:
+    import csv
+
+    stamps = np.datetime_as_string(cols["checked_at"].view("M8[us]"), unit="us").tolist()
+    values = [cols[c] if c != "checked_at" else stamps for c in _TABLE_COLUMNS]
+    text = io.StringIO()
+    csv.writer(text, lineterminator="\n").writerows(zip(*values, strict=True))  # None -> empty field -> NULL
+    return io.BytesIO(text.getvalue().encode())
 
 
 def _write_pg(engine: Engine, cols: dict[str, Any]) -> None:
