@@ -123,3 +123,19 @@ def test_bad_settings_fail_loudly() -> None:
         RateLimiter(0)
     with pytest.raises(ConfigError, match="VULTR_TOOLKIT_RATE_BURST"):
         RateLimiter(5, 0)
+
+
+def test_confirm_caps_actual_send_times_after_a_late_wake_up() -> None:
+    """Reservations are plans: if the first ten requests actually go out late (a busy machine), the eleventh,
+    waking on time, must still wait a full window after them."""
+    clock = FakeClock()
+    lim = RateLimiter(10, 10, window_s=1.0, margin_s=0.1, clock=clock)
+    waits = [lim.reserve() for _ in range(11)]
+    assert waits[:10] == [0.0] * 10 and waits[10] == pytest.approx(1.1)
+    clock.now = 0.5  # the first ten wake up late and send now
+    assert [lim.confirm() for _ in range(10)] == [0.0] * 10
+    clock.now = 1.1  # the eleventh wakes on time for its plan...
+    assert lim.confirm() == pytest.approx(0.5)  # ...but a window after the late ones is 1.6
+    clock.now = 1.6
+    assert lim.confirm() == 0.0
+    assert lim.stats()["limiter_confirm_waits"] == 1

@@ -888,10 +888,18 @@ class HTTPCore(_CoreBase):
         self._client = httpx2.Client(transport=transport, **self._client_kw)
 
     def _acquire(self) -> None:
-        wait = self.limiter.reserve() if self.limiter is not None else 0.0
-        self._note_wait(wait)
-        if wait > 0:
-            time.sleep(wait)
+        """Sleep until the reserved limiter slot, then confirm against actual send times (see _ratelimit)."""
+        total = 0.0
+        if self.limiter is not None:
+            wait = self.limiter.reserve()
+            while True:
+                if wait > 0:
+                    time.sleep(wait)
+                    total += wait
+                wait = self.limiter.confirm()
+                if wait <= 0:
+                    break
+        self._note_wait(total)
 
     def _open(self, call: _Call) -> httpx2.Response:
         """One attempt up to the status line; error statuses are read, closed and raised."""
@@ -996,15 +1004,24 @@ class AsyncHTTPCore(_CoreBase):
         return self._aclient
 
     async def _acquire(self) -> None:
-        if self.limiter is None:
-            wait = 0.0
-        elif self.limiter.blocking_io:
-            wait = await asyncio.to_thread(self.limiter.reserve)
-        else:
-            wait = self.limiter.reserve()
-        self._note_wait(wait)
-        if wait > 0:
-            await asyncio.sleep(wait)
+        """Sleep until the reserved limiter slot, then confirm against actual send times (see _ratelimit)."""
+        limiter = self.limiter
+        total = 0.0
+        if limiter is not None:
+
+            async def call(fn: Callable[[], float]) -> float:
+                # redis-py blocks: run it in a worker thread rather than stall the event loop.
+                return await asyncio.to_thread(fn) if limiter.blocking_io else fn()
+
+            wait = await call(limiter.reserve)
+            while True:
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                    total += wait
+                wait = await call(limiter.confirm)
+                if wait <= 0:
+                    break
+        self._note_wait(total)
 
     async def _open(self, call: _Call) -> httpx2.Response:
         await self._acquire()

@@ -15,6 +15,15 @@ the grant time of the next request and returns how long the caller must wait; th
 async clients and several event loops (two sequential ``asyncio.run`` calls, a Jupyter kernel plus worker
 threads) at once.
 
+Reservations are plans; a sleeping thread or task can wake up late on a loaded machine and send after a
+request that was planned later. So right before sending, the caller calls :meth:`RateLimiter.confirm`: it
+applies the sliding-window cap to the *actual* send times and returns 0 (go; the send is recorded) or how much
+longer to wait (sleep, then confirm again). Drivers::
+
+    sleep(limiter.reserve())
+    while (extra := limiter.confirm()) > 0: sleep(extra)
+    send()
+
 :class:`RedisRateLimiter` runs the same algorithm as a Lua script on a Valkey/Redis server, using the server's
 ``TIME``, so several processes or kernels share one budget (``VULTR_TOOLKIT_LIMITER_URL``). If the server
 cannot be reached it degrades to a local limiter and logs a warning once.
@@ -69,6 +78,10 @@ class Limiter(Protocol):
         """Book the next request slot; return the seconds to wait before sending (0 = now)."""
         ...
 
+    def confirm(self) -> float:
+        """Right before sending: 0 to go (the send is recorded), else seconds to wait before confirming again."""
+        ...
+
     def stats(self) -> dict[str, Any]:
         """Counters for ``client.stats()``."""
         ...
@@ -109,7 +122,9 @@ class RateLimiter:
         self._tat = -math.inf  # GCRA "theoretical arrival time"
         self._last = -math.inf  # grants never go backwards, so the window deque stays sorted
         self._grants: deque[float] = deque()
+        self._sent: deque[float] = deque()
         self._granted = 0
+        self._late = 0
         self._delayed = 0
         self._wait_s = 0.0
         self.configure(rate, burst, window_s=window_s, margin_s=margin_s)
@@ -132,6 +147,7 @@ class RateLimiter:
             self._tolerance = (self.burst - 1) * self._interval
             self._n = _window_count(self.rate, self.window_s)
             self._grants = deque(self._grants, maxlen=self._n)
+            self._sent = deque(self._sent, maxlen=self._n)
 
     def reserve(self) -> float:
         """Book the next slot and return how long to wait (seconds) before sending; never blocks."""
@@ -151,8 +167,21 @@ class RateLimiter:
                 self._wait_s += wait
             return wait
 
+    def confirm(self) -> float:
+        """Apply the window cap to actual send times: 0 = send now (recorded), else wait that long and retry."""
+        with self._lock:
+            now = self._clock()
+            if len(self._sent) >= self._n:
+                earliest = self._sent[0] + self.window_s + self.margin_s
+                if now < earliest:
+                    self._late += 1
+                    return earliest - now
+            self._sent.append(now)
+            return 0.0
+
     def stats(self) -> dict[str, Any]:
-        """Grants so far, how many had to wait and for how long in total."""
+        """Grants so far, how many had to wait and for how long in total, and how often a late wake-up made a
+        confirmation wait (``limiter_confirm_waits``)."""
         with self._lock:
             return {
                 "limiter": "local",
@@ -161,6 +190,7 @@ class RateLimiter:
                 "limiter_grants": self._granted,
                 "limiter_waits": self._delayed,
                 "limiter_wait_s": round(self._wait_s, 6),
+                "limiter_confirm_waits": self._late,
             }
 
     def __repr__(self) -> str:
@@ -191,6 +221,26 @@ redis.call('LTRIM', KEYS[2], -n, -1)
 redis.call('PEXPIRE', KEYS[1], ttl_ms)
 redis.call('PEXPIRE', KEYS[2], ttl_ms)
 return string.format('%.6f', grant - now)
+"""
+
+
+# The confirmation step on the server's clock: a list of the last n actual send times.
+_LUA_CONFIRM = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local n = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+local ttl_ms = tonumber(ARGV[3])
+if redis.call('LLEN', KEYS[1]) >= n then
+  local earliest = tonumber(redis.call('LINDEX', KEYS[1], -n)) + window
+  if now < earliest then
+    return string.format('%.6f', earliest - now)
+  end
+end
+redis.call('RPUSH', KEYS[1], string.format('%.6f', now))
+redis.call('LTRIM', KEYS[1], -n, -1)
+redis.call('PEXPIRE', KEYS[1], ttl_ms)
+return '0'
 """
 
 
@@ -226,8 +276,11 @@ class RedisRateLimiter:
         # Fail fast rather than hang a notebook: the limiter is on every request's path.
         self._redis = redis.Redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0)
         self._script = self._redis.register_script(_LUA_RESERVE)
+        self._confirm_script = self._redis.register_script(_LUA_CONFIRM)
         digest = hashlib.sha256(name.encode()).hexdigest()[:16]
         self._keys = [f"vultr_toolkit:ratelimit:{digest}:state", f"vultr_toolkit:ratelimit:{digest}:grants"]
+        self._sent_key = f"vultr_toolkit:ratelimit:{digest}:sent"
+        self._late = 0
         self._lock = threading.Lock()
         self._fallback: RateLimiter | None = None
         self._granted = 0
@@ -251,20 +304,11 @@ class RedisRateLimiter:
         if self._fallback is not None:
             return self._fallback.reserve()
         interval = 1.0 / self.rate
-        n = _window_count(self.rate, self.window_s)
-        window = self.window_s + self.margin_s
-        ttl_ms = int(max(window, self.burst * interval) * 1000 * 4) + 1000
         try:
-            raw = self._script(keys=self._keys,
-                               args=[repr(interval), repr((self.burst - 1) * interval), n, repr(window), ttl_ms])
+            raw = self._script(keys=self._keys, args=[repr(interval), repr((self.burst - 1) * interval), self._n(),
+                                                      repr(self._window()), self._ttl_ms()])
         except Exception as e:  # any redis failure: keep pacing locally rather than stop working
-            logger.warning("shared rate limiter at %s failed (%s: %s); falling back to an in-process limiter",
-                           self._url_display, type(e).__name__, redact(str(e)))
-            with self._lock:
-                if self._fallback is None:
-                    self._fallback = RateLimiter(self.rate, self.burst, window_s=self.window_s,
-                                                 margin_s=self.margin_s)
-            return self._fallback.reserve()
+            return self._fall_back(e).reserve()
         wait = max(0.0, float(raw.decode() if isinstance(raw, bytes) else raw))
         with self._lock:
             self._granted += 1
@@ -272,6 +316,37 @@ class RedisRateLimiter:
                 self._delayed += 1
                 self._wait_s += wait
         return wait
+
+    def confirm(self) -> float:
+        """The window cap on actual send times, shared by every process (see :meth:`RateLimiter.confirm`)."""
+        if self._fallback is not None:
+            return self._fallback.confirm()
+        try:
+            raw = self._confirm_script(keys=[self._sent_key], args=[self._n(), repr(self._window()), self._ttl_ms()])
+        except Exception as e:
+            return self._fall_back(e).confirm()
+        wait = max(0.0, float(raw.decode() if isinstance(raw, bytes) else raw))
+        if wait > 0:
+            with self._lock:
+                self._late += 1
+        return wait
+
+    def _n(self) -> int:
+        return _window_count(self.rate, self.window_s)
+
+    def _window(self) -> float:
+        return self.window_s + self.margin_s
+
+    def _ttl_ms(self) -> int:
+        return int(max(self._window(), self.burst / self.rate) * 1000 * 4) + 1000
+
+    def _fall_back(self, error: Exception) -> RateLimiter:
+        with self._lock:
+            if self._fallback is None:
+                logger.warning("shared rate limiter at %s failed (%s: %s); falling back to an in-process limiter",
+                               self._url_display, type(error).__name__, redact(str(error)))
+                self._fallback = RateLimiter(self.rate, self.burst, window_s=self.window_s, margin_s=self.margin_s)
+            return self._fallback
 
     def stats(self) -> dict[str, Any]:
         """Grants so far from this process, waits, and whether the local fallback is active."""
@@ -283,6 +358,7 @@ class RedisRateLimiter:
                 "limiter_grants": self._granted,
                 "limiter_waits": self._delayed,
                 "limiter_wait_s": round(self._wait_s, 6),
+                "limiter_confirm_waits": self._late,
             }
 
     def close(self) -> None:
