@@ -1,0 +1,208 @@
+"""The REST status service over real HTTP: every route against the sandbox, real PostgreSQL and a password-protected
+Valkey; auth on and off; JSON error bodies; no secret in any response."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import httpx2
+import pytest
+
+import vultr_toolkit as vt
+from tests.plugins.servers import PostgresServer, ValkeyServer
+from vultr_toolkit.service import TOKEN_ENV, StatusService, serve
+
+CANARY_KEY = "sk-CANARY-service-mgmt-31c7d0"
+CANARY_VALKEY_PASSWORD = "sk-CANARY-service-vk-9b12"
+CANARY_TOKEN = "sk-CANARY-service-token-44f0"
+P = "/api/vultr"
+
+ROUTES = [("GET", f"{P}"), ("GET", f"{P}/health"), ("GET", f"{P}/stats"), ("POST", f"{P}/test"),
+          ("GET", f"{P}/management/account"), ("GET", f"{P}/management/databases"),
+          ("GET", f"{P}/management/valkey"), ("GET", f"{P}/management/instances"),
+          ("GET", f"{P}/management/summary")]
+
+BODIES: list[str] = []  # every response body of this module, scanned for secrets at the end
+
+
+@pytest.fixture(scope="module")
+def env() -> Iterator[dict[str, Any]]:
+    with vt.Sandbox(seed=0, api_key=CANARY_KEY, rate_limit=None) as sb, \
+            ValkeyServer(password=CANARY_VALKEY_PASSWORD) as vk:
+        yield {"sandbox": sb, "valkey_url": vk.url}
+
+
+@pytest.fixture(scope="module")
+def svc(env: dict[str, Any], pg_server: PostgresServer) -> Iterator[StatusService]:
+    sb = env["sandbox"]
+    settings = sb.settings(postgres_url=pg_server.url, valkey_url=env["valkey_url"])
+    with StatusService(settings, port=0, token="") as service:
+        yield service
+
+
+def _get(svc: StatusService, path: str, method: str = "GET", **kw: Any) -> httpx2.Response:
+    r = httpx2.request(method, svc.url + path, timeout=30, **kw)
+    BODIES.append(r.text)
+    assert r.headers["content-type"].startswith("application/json")
+    return r
+
+
+def test_health_probes_every_configured_service(svc: StatusService) -> None:
+    r = _get(svc, f"{P}/health")
+    body = r.json()
+    assert r.status_code == 200 and body["status"] == "up"
+    assert set(body["services"]) == {"postgres", "valkey", "inference", "api", "overall"}
+    pg = body["services"]["postgres"]
+    assert pg["status"] == "up" and pg["latency_ms"] > 0 and isinstance(pg["details"], dict)
+    assert body["services"]["valkey"]["target"].startswith("redis://")
+    assert body["checked_at"].endswith("+00:00")
+
+
+def test_stats_nest_per_service_and_keep_the_long_rows(svc: StatusService) -> None:
+    body = _get(svc, f"{P}/stats").json()
+    assert {"postgres", "valkey", "inference", "api"} <= set(body["services"])
+    assert body["services"]["valkey"]["latency_ms"] > 0
+    assert any(r["service"] == "postgres" and r["stat"] == "latency_ms" for r in body["rows"])
+
+
+def test_test_runs_round_trips_on_every_service(svc: StatusService) -> None:
+    r = _get(svc, f"{P}/test", "POST")
+    body = r.json()
+    assert r.status_code == 200 and body["ok"] is True
+    assert body["services"] == {"postgres": True, "valkey": True, "inference": True}
+    steps = {(s["service"], s["step"]) for s in body["steps"]}
+    assert {("postgres", "write"), ("valkey", "delete"), ("inference", "chat")} <= steps
+
+
+def test_management_routes_return_the_sandbox_fleet(svc: StatusService, env: dict[str, Any]) -> None:
+    fleet = env["sandbox"].fleet
+    acct = _get(svc, f"{P}/management/account").json()["account"]
+    assert acct["name"] == env["sandbox"].fleet_data.account["name"]
+    inst = _get(svc, f"{P}/management/instances").json()
+    assert inst["count"] == len(fleet["instances"]) == len(inst["instances"])
+    assert {i["id"] for i in inst["instances"]} == {i["id"] for i in fleet["instances"]}
+    assert not any(k.startswith("_") for k in inst["instances"][0])
+    dbs = _get(svc, f"{P}/management/databases").json()
+    assert dbs["count"] == len(fleet["databases"])
+    pg = _get(svc, f"{P}/management/databases", params={"engine": "pg"}).json()
+    assert pg["count"] == sum(d["database_engine"] == "pg" for d in fleet["databases"]) and pg["count"] >= 1
+    valkey = _get(svc, f"{P}/management/valkey").json()
+    assert valkey["count"] == sum(d["database_engine"] == "valkey" for d in fleet["databases"])
+    summary = _get(svc, f"{P}/management/summary").json()
+    assert summary["resource_count"] == sum(r["count"] for r in summary["summary"]
+                                            if r["region"] == "total" and r["resource_type"] != "total")
+    assert summary["total_monthly_cost_usd"] > 0
+
+
+def test_one_database_and_its_health(svc: StatusService, env: dict[str, Any]) -> None:
+    db = env["sandbox"].fleet["databases"][0]
+    one = _get(svc, f"{P}/management/databases/{db['id']}").json()["database"]
+    assert one["id"] == db["id"] and one["label"] == db["label"]
+    health = _get(svc, f"{P}/management/databases/{db['id']}/health", params={"period": "week"}).json()
+    assert health["database_id"] == db["id"] and "cpu_pct" in health["usage"]
+    assert health["alert_count"] == len(health["alerts"])
+
+
+@pytest.mark.parametrize("method, path, status, words", [
+    ("GET", f"{P}/nope", 404, "no route GET /api/vultr/nope"),
+    ("GET", f"{P}/management/databases/00000000-0000-0000-0000-000000000000", 404, "not found"),
+    ("GET", f"{P}/management/databases/bad$id", 400, "database id"),
+    ("GET", f"{P}/management/databases/x/health?period=year", 400, "period must be one of"),
+    ("GET", f"{P}/management/databases?engine=PG;drop", 400, "engine must be"),
+    ("POST", f"{P}/health", 405, "not allowed"),
+    ("GET", f"{P}/test", 405, "not allowed"),
+])
+def test_errors_are_json_with_error_and_status(svc: StatusService, method: str, path: str, status: int,
+                                               words: str) -> None:
+    r = _get(svc, path, method)
+    assert r.status_code == status
+    body = r.json()
+    assert body["status"] == status and words in body["error"] and set(body) == {"error", "status"}
+
+
+def test_index_lists_every_route(svc: StatusService) -> None:
+    routes = _get(svc, P).json()["routes"]
+    for method, path in ROUTES:
+        assert f"{method} {path}" in routes
+    assert "GET /api/vultr/management/databases/{id}/health" in routes
+
+
+def test_token_is_required_when_set(env: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(TOKEN_ENV, CANARY_TOKEN)
+    with StatusService(env["sandbox"].settings(), port=0) as service:
+        assert service.auth_enabled
+        for method, path in ROUTES:
+            r = _get(service, path, method)
+            assert r.status_code == 401, path
+            assert r.json() == {"status": 401, "error": "missing or invalid token: send it as a Bearer token "
+                                                        "in the Authorization header"}
+            assert r.headers["WWW-Authenticate"].startswith("Bearer")
+        for header in (f"Bearer {CANARY_TOKEN}x", f"Basic {CANARY_TOKEN}", CANARY_TOKEN, "Bearer"):
+            assert _get(service, f"{P}/management/account", headers={"Authorization": header}).status_code == 401
+        ok = _get(service, f"{P}/management/instances", headers={"Authorization": f"bearer {CANARY_TOKEN}"})
+        assert ok.status_code == 200 and ok.json()["count"] == 25
+        # Unknown routes are behind the token too: nothing about the service is visible without it.
+        assert _get(service, f"{P}/nope").status_code == 401
+    # An explicit empty token turns auth off even with the variable set.
+    with StatusService(env["sandbox"].settings(), port=0, token="") as open_service:
+        assert _get(open_service, f"{P}/management/instances").status_code == 200
+
+
+def test_health_is_503_when_a_service_is_down(env: dict[str, Any]) -> None:
+    from tests.plugins.servers import free_port
+
+    settings = env["sandbox"].settings(valkey_url=f"redis://127.0.0.1:{free_port()}/0")
+    with StatusService(settings, port=0, token="") as service:
+        r = _get(service, f"{P}/health")
+        body = r.json()
+        assert r.status_code == 503 and body["status"] == "down"
+        assert body["services"]["valkey"]["status"] == "down" and body["services"]["api"]["status"] == "up"
+        t = _get(service, f"{P}/test", "POST").json()
+        assert t["ok"] is False and t["services"]["valkey"] is False
+
+
+def test_management_without_a_key_is_503_and_names_the_variable(env: dict[str, Any]) -> None:
+    sb = env["sandbox"]
+    settings = vt.Settings(api_url=sb.api_url, inference_url=sb.inference_url,
+                           inference_api_key=sb.inference_api_key)
+    with StatusService(settings, port=0, token="") as service:
+        r = _get(service, f"{P}/management/instances")
+        assert r.status_code == 503 and "VULTR_API_KEY" in r.json()["error"]
+
+
+def test_an_upstream_failure_is_502(env: dict[str, Any]) -> None:
+    sb = env["sandbox"]
+    with StatusService(sb.settings(api_key="sk-CANARY-wrong-key-000"), port=0, token="") as service:
+        r = _get(service, f"{P}/management/account")
+        assert r.status_code == 502 and "401" in r.json()["error"]
+
+
+def test_serve_runs_in_the_foreground_until_stopped(env: dict[str, Any]) -> None:
+    stop = threading.Event()
+    seen: list[int] = []
+
+    def ready(service: StatusService) -> None:
+        seen.append(httpx2.get(service.url + f"{P}/management/instances").json()["count"])
+        stop.set()
+
+    serve(env["sandbox"].settings(), port=0, token="", on_ready=ready, stop=stop)
+    assert seen == [25]
+
+
+def test_bad_port_is_a_config_error() -> None:
+    with pytest.raises(vt.ConfigError, match="port"):
+        StatusService(port=70000)
+
+
+def test_no_response_held_a_secret(env: dict[str, Any]) -> None:
+    # Runs last in this module (pytest keeps file order): scans every body the other tests received.
+    assert len(BODIES) > 30
+    secrets = {CANARY_KEY, CANARY_VALKEY_PASSWORD, CANARY_TOKEN, "sk-CANARY-wrong-key-000",
+               env["sandbox"].inference_api_key, *env["sandbox"].secret_values()}
+    text = "\n".join(BODIES)
+    assert [s for s in secrets if s in text] == []
+    for body in BODIES:
+        json.loads(body)  # every body was valid JSON
