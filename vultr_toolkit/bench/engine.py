@@ -139,7 +139,8 @@ async def _send(session: aiohttp.ClientSession, url: str, headers: dict[str, str
     except aiohttp.ServerTimeoutError as e:
         # sock_read expired: after the headers that is a stalled stream, before them a timeout.
         rec["failure"] = "stalled" if got_headers else "timeout"
-        rec["message"] = f"no data for {e!s}" if str(e) else "no data within stall_timeout_s"
+        rec["message"] = ("the stream stalled: no data within stall_timeout_s" if got_headers
+                          else f"no response within stall_timeout_s ({type(e).__name__})")
     except TimeoutError:
         rec["failure"] = "timeout"
         rec["message"] = "the request exceeded timeout_s"
@@ -306,7 +307,7 @@ async def fetch_models(cfg: EngineConfig, timeout_s: float = 30.0) -> list[dict[
     """GET ``/models`` (public on Vultr); None when the server has no such route or answers oddly."""
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout_s)) as s, \
-                s.get(cfg.url + "/models", headers=cfg.headers()) as resp:
+                s.get(cfg.url + "/models", headers={k: v for k, v in cfg.headers().items() if k != "Accept"}) as resp:
             if resp.status != 200:
                 return None
             doc = await resp.json(content_type=None)
