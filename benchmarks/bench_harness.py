@@ -161,8 +161,8 @@ def timing_error(client: pd.DataFrame, server: pd.DataFrame, tokens: int) -> dic
         "frames_matched": len(m), "frames_client": len(client), "frames_server": len(server),
         "err_p50_ms": float(np.percentile(err_ms, 50)), "err_p99_ms": float(np.percentile(err_ms, 99)),
         "err_max_ms": float(err_ms.max()),
-        "err_mid_p50_ms": float(np.percentile(err_ms[mid], 50)),
-        "err_mid_p99_ms": float(np.percentile(err_ms[mid], 99)),
+        "err_mid_p50_ms": float(np.percentile(err_ms[mid], 50)) if mid.any() else float("nan"),
+        "err_mid_p99_ms": float(np.percentile(err_ms[mid], 99)) if mid.any() else float("nan"),
         "server_lateness_p99_ms": float(np.percentile(late_ms, 99)),
     }
 
