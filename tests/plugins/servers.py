@@ -199,7 +199,26 @@ class PostgresServer:
 
     def start(self) -> PostgresServer:
         self._executor.start()
+        self._wait_ready()
         return self
+
+    def _wait_ready(self, timeout: float = 60.0) -> None:
+        # mirakuru returns once the TCP port accepts, but PostgreSQL accepts while still "starting up" (FATAL on
+        # connect): wait for a real session.
+        import time
+
+        import psycopg2
+
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                psycopg2.connect(host=self.host, port=self.port, user=self.user, dbname="postgres",
+                                 connect_timeout=2).close()
+                return
+            except psycopg2.OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
 
     def stop(self) -> PostgresServer:
         self._executor.stop()
