@@ -12,7 +12,7 @@ from vultr_toolkit.cache import Cache
 
 def compute_once_worker(url: str, namespace: str, key: str, counter_key: str, barrier: Any, out: Any) -> None:
     """Miss ``key`` at the same moment as the other workers; fn counts its calls in Valkey (shared by processes)."""
-    cache = Cache(url, namespace=namespace)
+    cache = Cache(url, namespace=namespace, lock_wait=60)  # single-flight under test, not the timeout
     counter = redis.Redis.from_url(url)
 
     def fn() -> dict[str, Any]:

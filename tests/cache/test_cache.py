@@ -141,7 +141,7 @@ def test_bad_arguments_fail_clearly(make_cache: MakeCache) -> None:
 
 
 def test_32_threads_missing_the_same_key_call_fn_once(make_cache: MakeCache) -> None:
-    cache = make_cache()
+    cache = make_cache(lock_wait=60)  # generous: this tests single-flight, not the timeout (noisy 2-core machine)
     calls = Counter()
     barrier = threading.Barrier(32)
     results: list[Any] = []
@@ -171,7 +171,7 @@ def test_4_processes_missing_the_same_key_call_fn_once(valkey_url: str) -> None:
     # Valkey only: the in-process backend is one process's memory, so processes can't share it by design (its
     # single-flight guarantee across threads is the 32-thread test above).
     backend = Backend("valkey", valkey_url)
-    cache = Cache(valkey_url, namespace="procs")
+    cache = Cache(valkey_url, namespace="procs")  # the workers build their own (lock_wait=60)
     ctx = multiprocessing.get_context("spawn")  # no fork of a threaded pytest process
     barrier, out = ctx.Barrier(4), ctx.Queue()
     counter_key = f"test-counter-{uuid.uuid4().hex}"  # outside the namespace on purpose: test bookkeeping
@@ -266,12 +266,13 @@ def test_xfetch_rule_matches_the_paper_with_a_seeded_rng(make_cache: MakeCache) 
 def test_ttl_expiry(make_cache: MakeCache) -> None:
     cache = make_cache()
     calls = Counter()
-    cache.set("k", "v", ttl=0.15)
+    cache.set("k", "v", ttl=1.0)
     assert cache.get("k") == "v"
-    assert cache.get_or_compute("g", calls.bump, ttl=0.15) == 1
-    time.sleep(0.5)
+    assert cache.get_or_compute("g", calls.bump, ttl=1.0) == 1
+    assert cache.get_or_compute("g", calls.bump, ttl=1.0) == 1
+    time.sleep(1.3)
     assert cache.get("k") is None
-    assert cache.get_or_compute("g", calls.bump, ttl=0.15) == 2
+    assert cache.get_or_compute("g", calls.bump, ttl=1.0) == 2
 
 
 def test_default_ttl_applies(make_cache: MakeCache) -> None:
@@ -289,6 +290,8 @@ def test_async_twin_calls_the_coroutine_once(make_cache: MakeCache) -> None:
         n = calls.bump()
         await asyncio.sleep(0.2)
         return {"call": n}
+
+    cache.lock_wait = 60  # single-flight under test, not the timeout
 
     async def main() -> list[Any]:
         return await asyncio.gather(*(cache.aget_or_compute("k", load, ttl=60) for _ in range(20)))
