@@ -76,6 +76,11 @@ def test_compare_gives_ratios(result: BenchmarkResult, sandbox: vt.Sandbox) -> N
     assert len(ax.patches) == 4
 
 
+def test_notebook_display(result: BenchmarkResult) -> None:
+    html = result._repr_html_()
+    assert "BenchmarkResult" in html and "ttft_s_p50" in html and html.count("</tr>") == 1 + 2   # header + levels
+
+
 def test_plots_draw_the_data(result: BenchmarkResult) -> None:
     fig = result.plot()
     assert len(fig.axes) >= 3

@@ -231,6 +231,16 @@ class BenchmarkResult:
         run_id: str = as_store(store).save_frames(BENCHMARK_KIND, *self.to_frames())
         return run_id
 
+    def _repr_html_(self) -> str:
+        # Jupyter: the one-line repr plus the headline columns of the summary
+        import html
+
+        cols = ["level", "requests", "errors", "ttft_s_p50", "ttft_s_p99", "tpot_s_p50", "itl_s_p99", "e2e_s_p50",
+                "output_tokens_per_s", "requests_per_s"]
+        summary = self.summary(warn=False)
+        table = summary[[c for c in cols if c in summary.columns]].to_html(index=False, float_format="{:.4g}".format)
+        return f"<p><code>{html.escape(repr(self))}</code></p>{table}"
+
     def __repr__(self) -> str:
         n_err = int((self.requests["status"] == "error").sum())
         levels = ", ".join(f"{lv:g}" for lv in self.levels["level"].dropna())
