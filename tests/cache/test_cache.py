@@ -449,3 +449,30 @@ def test_every_key_written_is_inside_the_namespace(backend: Backend, make_cache:
         written = {k.decode() for k in r.scan_iter()}
         r.close()
     assert written and all(k.startswith(cache.prefix) for k in written)
+
+
+def test_forked_children_never_share_the_parents_connection(valkey_url: str) -> None:
+    # The hit path keeps a per-thread connection; after fork() the child must open its own, or parent and child
+    # would read each other's replies from one socket.
+    cache = Cache(valkey_url, namespace="fork")
+    for i in range(20):
+        cache.set(f"k{i}", i)
+    assert cache.get("k0") == 0  # the parent's connection now exists
+    ctx = multiprocessing.get_context("fork")
+    out = ctx.Queue()
+    children = [ctx.Process(target=_read_all, args=(cache, out)) for _ in range(3)]
+    for p in children:
+        p.start()
+    parent_reads = [[cache.get(f"k{i}") for i in range(20)] for _ in range(20)]
+    child_reads = [out.get(timeout=60) for _ in children]
+    for p in children:
+        p.join(timeout=30)
+        assert p.exitcode == 0
+    assert parent_reads == [list(range(20))] * 20
+    assert child_reads == [[list(range(20))] * 20] * 3
+    cache.clear()
+    cache.close()
+
+
+def _read_all(cache: Cache, out: Any) -> None:
+    out.put([[cache.get(f"k{i}") for i in range(20)] for _ in range(20)])
