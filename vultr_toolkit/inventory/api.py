@@ -429,7 +429,7 @@ class _InventoryMethods(Generic[FrameT, SnapT, HealthT]):
         """
         return self._frame(resource_plan("inference_subscriptions", self._lineage()))
 
-    def database_usage(self, ids: Sequence[str] | None = None, *, progress: bool = False) -> FrameT:
+    def database_usage(self, ids: Sequence[str] | str | None = None, *, progress: bool = False) -> FrameT:
         """One row per database (all, or those in ``ids``): cpu_pct, memory_pct, memory_used_mb, disk_pct,
         disk_used_gb (``GET /databases/{id}/usage``; one request per database).
 
