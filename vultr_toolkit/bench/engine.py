@@ -270,21 +270,30 @@ async def _level_task(session: aiohttp.ClientSession, cfg: EngineConfig, plan: P
 _WORKER: dict[str, Any] = {}
 
 
-def _worker_init(progress: Any) -> None:
+def _worker_init(progress: Any, barrier: Any) -> None:
     loop = new_loop()
     asyncio.set_event_loop(loop)
     _WORKER["loop"] = loop
     _WORKER["progress"] = progress
+    _WORKER["barrier"] = barrier
     gc.freeze()
 
 
+def _rendezvous() -> None:
+    # Every pool call is one per worker: waiting for all of them here guarantees that each process takes
+    # exactly one call (a process parked at the barrier cannot pick up a second one).
+    _WORKER["barrier"].wait(timeout=120)
+
+
 def _worker_ping() -> int:
+    _rendezvous()
     return os.getpid()
 
 
 def _worker_level(cfg: EngineConfig, plan: Plan, level: Level, level_index: int, worker: int, workers: int,
                   start_ns: int, offsets_ns: Sequence[int], warmup: int, first_rid: int) -> LevelOutput:
     loop: asyncio.AbstractEventLoop = _WORKER["loop"]
+    _rendezvous()
     if "session" not in _WORKER:
         async def make() -> aiohttp.ClientSession:
             return _session(plan, 0)
@@ -296,6 +305,7 @@ def _worker_level(cfg: EngineConfig, plan: Plan, level: Level, level_index: int,
 
 
 def _worker_close() -> bool:
+    _rendezvous()
     session = _WORKER.pop("session", None)
     if session is not None:
         _WORKER["loop"].run_until_complete(session.close())
@@ -372,10 +382,10 @@ async def run_plan(cfg: EngineConfig, plan: Plan, *, workers: int = 1,
             ctx = multiprocessing.get_context("spawn")
             with _explain_broken_pool(), \
                     concurrent.futures.ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init,
-                                                           initargs=(progress,)) as pool:
+                                                           initargs=(progress, ctx.Barrier(workers))) as pool:
                 loop = asyncio.get_running_loop()
                 # spawn imports the package in every worker: wait for all of them before timing anything
-                await asyncio.gather(*(loop.run_in_executor(pool, _worker_ping) for _ in range(workers * 2)))
+                await asyncio.gather(*(loop.run_in_executor(pool, _worker_ping) for _ in range(workers)))
                 for index, level in [(-1, plan.levels[0])] * bool(plan.warmup) + list(enumerate(plan.levels)):
                     offsets = _level_offsets(level, rng) if index >= 0 else []
                     warm = plan.warmup if index < 0 else 0
