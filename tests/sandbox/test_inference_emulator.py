@@ -188,3 +188,23 @@ def test_fault_cycle_and_unknown_options(emu: InferenceEmulator) -> None:
         emu.configure(fault_cycle=["explode"])
     with pytest.raises(ValueError, match="unknown InferenceEmulator option"):
         emu.configure(speed=3)
+
+
+def test_standalone_process_entry_point() -> None:
+    # benchmarks/bench_harness.py runs the emulator in its own process through this entry point
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "vultr_toolkit.sandbox.inference", "--port", "0", "--options",
+                             json.dumps({"time_scale": 0.05, "fault_cycle": ["http_502"]})],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        ready, url, key = proc.stdout.readline().split()
+        assert ready == "READY" and url.startswith("http://127.0.0.1:") and url.endswith("/v1")
+        assert httpx2.get(f"{url}/models").json()["data"][0]["id"] == "qwen3.8-27b"
+        r = httpx2.post(f"{url}/chat/completions", json=_body(), headers={"Authorization": f"Bearer {key}"})
+        assert r.status_code == 502                     # --options reached the emulator
+    finally:
+        proc.terminate()
+        proc.wait(10)
