@@ -41,7 +41,8 @@ How it works
   them. With retry off a lost reply raises :class:`~vultr_toolkit.CacheError` instead. (Exactly-once delivery
   across a lost reply would need a claim key the caller can re-read; not implemented.)
 * **In-process backend** (``Cache()``): the same primitives under one lock, shared by every ``Cache()`` in the
-  process like one local server. It is not shared across processes — use Valkey for that.
+  process like one local server. It is not shared across processes — use Valkey for that — and it has no
+  eviction: entries without a TTL stay until deleted or cleared (expired ones are swept as writes go on).
 * **Failures.** Server errors make ``get_or_compute`` call ``fn`` directly (logged once per outage, retried after
   ``error_cooldown`` seconds): the cache never breaks the user's path. Plain ``get``/``set``/... raise
   :class:`~vultr_toolkit.CacheError`. The URL's password never appears in reprs, logs or errors.
