@@ -133,7 +133,7 @@ def test_postgres_outage_mid_run(private_pg_server: PostgresServer) -> None:
 def test_valkey_outage_mid_run(private_valkey_server: ValkeyServer) -> None:
     srv = private_valkey_server
     mon = HealthMonitor(targets=[srv.url], retries_before_down=0, timeout_s=2)
-    mon.run(interval_s=0.05, background=True)
+    assert mon.run(0.05, None, None, True) is mon  # the positional order: interval, count, duration, bg
     try:
         wait_until(lambda: "up" in statuses(mon.samples(), "valkey"), what="first up sample")
         srv.stop()

@@ -8,7 +8,8 @@ Per tick every target is probed in parallel (each probe bounded by its timeout),
 * samples inside a maintenance window become ``maintenance`` (excluded from uptime by
   :func:`vultr_toolkit.health.summarize`);
 * an ``overall`` row sums the tick up — the original integration's ``checkVultrHealth()`` shape
-  (postgres, valkey, inference, overall): down if any target is down, degraded if any is degraded.
+  (postgres, valkey, inference, overall): down if any target is down, degraded if any is degraded; its
+  ``latency_ms`` is the tick's wall time (the probes run in parallel) and ``details`` counts targets by status.
 
 With a ``store``, samples go through a :class:`~vultr_toolkit.health.writer.SampleWriter` (buffered, batched,
 bounded, retried): a slow or unreachable store delays the history, never the probes.
@@ -275,15 +276,19 @@ class HealthMonitor:
                 bar.close()
 
     @overload
-    def run(self, interval_s: float = ..., count: int | None = ..., duration_s: float | None = ..., *,
-            background: Literal[False] = ..., progress: bool = ...) -> pd.DataFrame: ...
+    def run(self, interval_s: float = ..., count: int | None = ..., duration_s: float | None = ...,
+            background: Literal[False] = ..., *, progress: bool = ...) -> pd.DataFrame: ...
+
+    @overload
+    def run(self, interval_s: float, count: int | None, duration_s: float | None, background: Literal[True], *,
+            progress: bool = ...) -> HealthMonitor: ...
 
     @overload
     def run(self, interval_s: float = ..., count: int | None = ..., duration_s: float | None = ..., *,
             background: Literal[True], progress: bool = ...) -> HealthMonitor: ...
 
-    def run(self, interval_s: float = 30.0, count: int | None = None, duration_s: float | None = None, *,
-            background: bool = False, progress: bool = True) -> pd.DataFrame | HealthMonitor:
+    def run(self, interval_s: float = 30.0, count: int | None = None, duration_s: float | None = None,
+            background: bool = False, *, progress: bool = True) -> pd.DataFrame | HealthMonitor:
         """Probe every ``interval_s`` seconds, ``count`` times or for ``duration_s`` seconds (forever if neither).
 
         Foreground: returns this run's samples (Ctrl-C / KeyboardInterrupt stops early and still returns them).

@@ -295,18 +295,25 @@ def write_samples(engine: Engine, samples: pd.DataFrame | Iterable[Any], *, moni
 
 def _write_sqlite(engine: Engine, cols: dict[str, Any]) -> None:
     values = [cols[c] if c != "checked_at" else cols[c].tolist() for c in _TABLE_COLUMNS]
-    rows = list(zip(*values, strict=True))
+    n = len(values[0])
+    rows = zip(*values, strict=True)  # an iterator: executemany binds row by row, no list of a million tuples
     sql = (f"INSERT OR IGNORE INTO health_sample ({', '.join(_TABLE_COLUMNS)}) "
            f"VALUES ({', '.join('?' * len(_TABLE_COLUMNS))})")
     with engine.begin() as conn:
-        big = len(rows) > 50_000
+        big = n > 50_000
         if big:
             # A bigger page cache for this write only: a huge transaction otherwise spills index pages to the WAL
             # over and over (+40 % rows/s at a million rows). The setting is per connection; restored below.
             default_cache = int(conn.exec_driver_sql("PRAGMA cache_size").scalar() or -2000)
             conn.exec_driver_sql(f"PRAGMA cache_size={_BIG_WRITE_CACHE_KIB}")
         try:
-            conn.exec_driver_sql(sql, rows)  # a list of tuples goes to cursor.executemany
+            dbapi = conn.connection.driver_connection
+            assert dbapi is not None
+            cur = dbapi.cursor()  # the DBAPI cursor takes an iterator; SQLAlchemy wants a list
+            try:
+                cur.executemany(sql, rows)
+            finally:
+                cur.close()
         finally:
             if big:
                 conn.exec_driver_sql(f"PRAGMA cache_size={default_cache}")
