@@ -420,7 +420,8 @@ def plot_health_latency(history: pd.DataFrame, *, ax: Axes | None = None, freq: 
     """Probe latency percentiles over time, per target: p50 solid, p95 dashed, p99 dotted (one colour a target).
 
     Buckets of width ``freq`` (default: about 40 buckets over the span, see :func:`health_bucket`), computed by
-    :func:`vultr_toolkit.health.summarize`. The ``overall`` row (a tick's wall time) is left out unless asked.
+    :func:`vultr_toolkit.health.summarize`, each drawn at its middle. The ``overall`` row (a tick's wall time)
+    is left out unless asked.
 
     >>> ax = plot_health_latency(store.health_history(since="24h"), freq="1h")  # doctest: +SKIP
     """
@@ -440,7 +441,8 @@ def plot_health_latency(history: pd.DataFrame, *, ax: Axes | None = None, freq: 
         s = s.assign(_label=_target_labels(s).to_numpy())
         for i, (lbl, grp) in enumerate(s.groupby("_label", sort=False)):
             grp = grp.sort_values("bucket_at")
-            x = _naive_utc(grp["bucket_at"])
+            # Each point at its bucket's middle, so it lines up with the samples it summarises.
+            x = _naive_utc(grp["bucket_at"] + pd.Timedelta(freq) / 2)
             for p in percentiles:
                 ax.plot(x, grp[f"latency_p{p}_ms"].to_numpy(dtype=float, na_value=np.nan), linestyle=styles[p],
                         marker="o" if p == 50 else None, markersize=3, color=f"C{i % 10}", label=f"{lbl} p{p}",

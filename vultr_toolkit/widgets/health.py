@@ -74,6 +74,7 @@ def health_figure(history: pd.DataFrame, *, freq: str | None = None) -> Figure:
     top, bottom = fig.subplots(2, 1, sharex=True)
     plot_health_timeline(history, ax=top)
     plot_health_latency(history, ax=bottom, freq=freq)
+    top.set_xlabel("")  # the shared time axis is labelled once, at the bottom
     return fig
 
 
