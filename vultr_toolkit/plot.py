@@ -403,7 +403,7 @@ def health_bucket(history: pd.DataFrame, buckets: int = 40) -> str:
     """A round bucket width (pandas frequency) giving about ``buckets`` buckets over the history's time span.
 
     >>> health_bucket(pd.DataFrame({"checked_at": pd.to_datetime(["2026-01-01", "2026-01-02"], utc=True)}))
-    '30min'
+    '1h'
     """
     if len(history) < 2:
         return "1s"
