@@ -903,9 +903,12 @@ class HTTPCore(_CoreBase):
 
     def _open(self, call: _Call) -> httpx2.Response:
         """One attempt up to the status line; error statuses are read, closed and raised."""
-        self._acquire()
         try:
             req = self._client.build_request(call.method, call.path, **call.request_kwargs())
+        except httpx2.HTTPError as e:
+            raise self._transport_error(call, e, "send") from e
+        self._acquire()  # after the build, so the confirmed slot time is when the request really leaves
+        try:
             resp = self._client.send(req, stream=True)
         except httpx2.HTTPError as e:
             raise self._transport_error(call, e, "send") from e
@@ -1024,10 +1027,15 @@ class AsyncHTTPCore(_CoreBase):
         self._note_wait(total)
 
     async def _open(self, call: _Call) -> httpx2.Response:
-        await self._acquire()
+        # Everything slow (creating the client loads the CA bundle, encoding the body) happens before the limiter
+        # slot is confirmed, so the confirmed time is the time the request really leaves.
         client = self._client()
         try:
             req = client.build_request(call.method, call.path, **call.request_kwargs())
+        except httpx2.HTTPError as e:
+            raise self._transport_error(call, e, "send") from e
+        await self._acquire()
+        try:
             resp = await client.send(req, stream=True)
         except httpx2.HTTPError as e:
             raise self._transport_error(call, e, "send") from e
