@@ -232,6 +232,13 @@ def test_a_silent_valkey_server_is_a_timeout(silent_server: int) -> None:
     assert s.status == "down" and s.error_kind == "timeout", s
 
 
+def test_a_silent_postgres_server_is_a_timeout(silent_server: int) -> None:
+    # libpq's connect_timeout cannot go below 2 s; the probe's own deadline answers first (see the _Hang test).
+    s = probe_postgres(f"postgresql://u@127.0.0.1:{silent_server}/db", timeout_s=0.5)
+    assert s.status == "down" and s.error_kind == "timeout", s
+    assert "within 0.5s" in (s.message or "")  # the probe's deadline, not libpq's
+
+
 def test_display_target_and_classify() -> None:
     assert display_target("redis://:pw@127.0.0.1:6379/0?password=x") == "redis://127.0.0.1:6379/0"
     assert display_target("postgresql://u:pw@h:bad/db") == "postgresql://u@h:bad/db"
