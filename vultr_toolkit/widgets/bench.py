@@ -195,8 +195,11 @@ class BenchmarkRunner(Dashboard):
             try:
                 for lv in levels:
                     load = {"concurrency": [int(lv)]} if mode == "concurrency" else {"rate": [lv]}
-                    parts.append(bench_run(self.client, model=model, requests=n, max_tokens=max_tokens,
-                                           progress=False, **load))
+                    bar.set_postfix_str(f"{mode} {lv:g}")
+                    with self.bar:  # the run's own per-request bar (transient) shows under the overall one
+                        part = bench_run(self.client, model=model, requests=n, max_tokens=max_tokens,
+                                         progress=self.progress, **load)
+                    parts.append(part)
                     bar.update(n)
                     merged = merge_results(parts)
                     done = ", ".join(f"{x:g}" for x in levels[:len(parts)])
