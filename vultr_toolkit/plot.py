@@ -238,6 +238,8 @@ def plot_inventory(df: Any, *, by: str = "region", value: str = "count", stack: 
     if stack is not None:
         frame[stack] = res[stack].astype(object).where(res[stack].notna(), "unknown").astype(str)
         wide = frame.pivot_table(index=by, columns=stack, values="value", aggfunc="sum", fill_value=0.0)
+        if len(wide.columns) > 1:  # a stack with nothing in it (e.g. statuses that cost $0) only clutters the legend
+            wide = wide.loc[:, wide.sum(axis=0) > 0] if (wide.sum(axis=0) > 0).any() else wide
     else:
         wide = frame.groupby(by)["value"].sum().to_frame(_value_label(value))
     # Largest at the top: barh draws the first row at the bottom.
@@ -259,7 +261,7 @@ def plot_inventory(df: Any, *, by: str = "region", value: str = "count", stack: 
     ax.set_title(f"{what} by {by.replace('_', ' ')}")
     ax.grid(True, axis="x", alpha=0.3)
     if stack is not None and len(wide.columns) > 0:
-        ax.legend(title=stack.replace("_", " "), fontsize="small", loc="lower right")
+        ax.legend(title=stack.replace("_", " "), fontsize="small", loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return ax
 
 
