@@ -95,6 +95,9 @@ def test_postgres_wrong_password_and_unknown_database(private_pg_server: Postgre
     base = f"postgresql://prober:{{pw}}@{srv.host}:{srv.port}/{{db}}"
     ok = probe_postgres(base.format(pw="right-password-1", db="postgres"))
     assert ok.status == "up", ok.message
+    # A non-superuser role still gets every metric (research T10).
+    for key in ("version", "connections_used", "max_connections", "db_size_bytes", "cache_hit_ratio"):
+        assert ok.details[key] is not None, key
     bad = probe_postgres(base.format(pw=CANARY, db="postgres"))
     assert bad.status == "down" and bad.error_kind == "auth", bad
     assert "password authentication failed" in (bad.message or "")

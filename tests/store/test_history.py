@@ -242,3 +242,18 @@ def test_copy_without_pyarrow_writes_the_same_rows(pg_url: str, monkeypatch: pyt
     expected = samples_frame(recs)
     cols = ["checked_at", "status", "latency_ms", "message", "details", "error_kind"]
     pd.testing.assert_frame_equal(got[cols], expected[cols], check_categorical=False)
+
+
+def test_several_stores_creating_the_schema_at_once(store: HistoryStore) -> None:
+    """Monitors started together against one fresh database all get a working store (lost creation races on
+    PostgreSQL used to fail with duplicate catalog rows)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    url = store.engine.url.render_as_string(hide_password=False)
+    stores = [HistoryStore(url) for _ in range(4)]
+    with ThreadPoolExecutor(4) as pool:
+        written = list(pool.map(lambda s: s.write_samples(_records(3, monitor_id=str(id(s)))), stores))
+    assert written == [3, 3, 3, 3]
+    assert len(stores[0].health_history()) == 12
+    for s in stores:
+        s.close()

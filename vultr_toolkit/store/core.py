@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover - the store must not import the benchmark 
 __all__ = ["HistoryStore", "as_store"]
 
 T = TypeVar("T")
+_SCHEMA_LOCK_KEY = 0x7674_6B5F_7374  # "vtk_st": the advisory lock serialising schema creation
 
 
 class HistoryStore:
@@ -92,11 +93,30 @@ class HistoryStore:
         with self._schema_lock:
             if self._schema_ready:
                 return
-            try:
-                metadata.create_all(self.engine, checkfirst=True)
-            except (sa.exc.SQLAlchemyError, self.engine.dialect.loaded_dbapi.Error) as e:
-                raise StoreError(f"history store {self._url}: cannot create tables: {_first_line(e)}") from None
+            last: BaseException | None = None
+            for _ in range(3):
+                try:
+                    self._create_schema()
+                    break
+                except (sa.exc.SQLAlchemyError, self.engine.dialect.loaded_dbapi.Error) as e:
+                    last = e
+                    # Lost a creation race (SQLite: "table ... already exists"): the next checkfirst pass sees
+                    # the tables. Anything else (unreachable, no permission) would only fail again.
+                    text = str(e).lower()
+                    if "already exists" not in text and "duplicate" not in text:
+                        raise StoreError(f"history store {self._url}: cannot create tables: "
+                                         f"{_first_line(e)}") from None
+            else:
+                assert last is not None
+                raise StoreError(f"history store {self._url}: cannot create tables: {_first_line(last)}") from None
             self._schema_ready = True
+
+    def _create_schema(self) -> None:
+        with self.engine.begin() as conn:
+            if self.dialect == "postgresql":
+                # DDL is transactional on PostgreSQL: one creator at a time, the others then find the tables.
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _SCHEMA_LOCK_KEY})
+            metadata.create_all(conn, checkfirst=True)
 
     def ping(self) -> bool:
         """True when the database answers a trivial query (used by the monitor to decide when to re-flush)."""
