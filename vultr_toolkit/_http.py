@@ -3,14 +3,21 @@
 It serves every HTTP API the toolkit talks to — Vultr v2 (management) and any OpenAI-compatible inference
 endpoint — through one small internal API that other modules build on::
 
-    core = HTTPCore("https://api.vultr.com/v2", api_key="...", limiter=shared_limiter(...))
+    core = HTTPCore("https://api.vultr.com/v2", api_key="...", limiter=shared_limiter(...),
+                    policy=RetryPolicy(), timeout_s=30, name="management")     # or client.http_core("management")
     data = core.request_json("GET", "/instances", params={"per_page": 500})   # -> dict, typed errors
-    resp = core.request("GET", "/account")                                    # -> APIResponse(status, headers, data)
+    resp = core.request("GET", "/account")        # -> APIResponse(status, headers, data, attempts, elapsed_s)
     with core.stream("POST", "/chat/completions", json=body) as s:            # retried only until it opens
-        for line in s.iter_lines(): ...
+        for line in s.iter_lines(): ...                                       # or s.iter_bytes(); s.status, s.headers
     core.stats(); core.close()
 
     # AsyncHTTPCore: the same methods, awaited; ``async with core.stream(...) as s: async for line in s.aiter_lines()``
+
+Every request method takes ``params``, ``json``, ``idempotent`` (None = by method; True lets a read-only POST be
+retried after 5xx), ``timeout_s`` (read timeout for this call) and ``headers`` (this call only). Paths are
+relative to the base URL. Non-2xx answers raise; 3xx too, because redirects are never followed (a redirect must
+not carry the key to another host). A JSON body that is not an object raises :class:`APIResponseError`; an empty
+body (204) gives ``{}``.
 
 Pieces (pure logic once, thin sync and async drivers):
 
@@ -40,7 +47,8 @@ Pieces (pure logic once, thin sync and async drivers):
   beyond the deadline stops retrying and raises the typed error (``RateLimitError.retry_after_s`` says how long
   the server asked for). A per-core :class:`RetryBudget` (+0.2 token per call, −1 per retry, a small
   time-refilled reserve) bounds load amplification during an outage to ~1.2×. Every attempt, retries included,
-  re-acquires a rate-limiter slot. Each retry is logged at DEBUG on ``vultr_toolkit.http`` (redacted).
+  re-acquires a rate-limiter slot (:mod:`vultr_toolkit._ratelimit`: reserve, sleep, confirm right before the
+  send). Each retry is logged at DEBUG on ``vultr_toolkit.http`` (redacted).
 * :class:`HTTPCore` / :class:`AsyncHTTPCore` — the drivers. ``stats()`` returns counters
   (``calls``, ``requests``, ``retries``, ``retries_denied``, ``budget_tokens``, ``limiter_waits``, ...).
 
