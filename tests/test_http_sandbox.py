@@ -237,3 +237,16 @@ def test_async_core_survives_a_second_event_loop(sandbox: Sandbox) -> None:
 
     assert asyncio.run(one()) == asyncio.run(one())
     asyncio.run(c.aclose())
+
+
+def test_response_reports_its_attempts(sandbox: Sandbox) -> None:
+    sandbox.set_faults("/v2/account", p503=0.4, seed=1)
+
+    async def async_attempts(settings: vt.Settings) -> list[int]:
+        async with vt.AsyncClient(settings, retry=FAST) as ac:
+            return [(await ac.http_core().request("GET", "/account")).attempts for _ in range(6)]
+
+    with client(sandbox) as c:
+        attempts = [c.http_core().request("GET", "/account").attempts for _ in range(6)]
+    attempts += asyncio.run(async_attempts(sandbox.settings()))
+    assert sum(attempts) == len(served(sandbox, "/account")) and max(attempts) > 1
