@@ -1,11 +1,23 @@
 """The ``vultr-toolkit`` command.
 
 One function per subcommand (``_cmd_<name>``), each registered by its own ``_add_<name>_parser``, so later
-commands slot in without touching the others. Today:
+commands slot in without touching the others.
 
-``vultr-toolkit demo [--seed S]``
-    Starts the sandbox and tours it with :class:`vultr_toolkit.Client` (counts per resource, instance list
-    price); a placeholder for the notebook issue's richer demo.
+``vultr-toolkit demo [--out FILE] [--seed S]``
+    No account needed: starts a sandbox (and probes PostgreSQL / Valkey when ``VULTR_POSTGRES_URL`` /
+    ``VULTR_VALKEY_URL`` are set), takes an inventory snapshot, runs a short health monitor and a short benchmark
+    with progress bars, writes the HTML report (default ``./vultr-toolkit-demo.html``) and prints a summary.
+
+``vultr-toolkit inventory [--view resources|summary|<resource>] [--format table|csv|json|parquet] [--out PATH]``
+``vultr-toolkit health [--watch] [--interval S] [--count N] [--target URL] [--store URL] [--format ...]``
+``vultr-toolkit bench [--model M] [--concurrency 1,4 | --rate 2,8] [--requests N] [--max-tokens N]``
+``vultr-toolkit report [--out FILE.html|FILE.md|DIR] [--bench] [--health-checks N]``
+``vultr-toolkit serve [--port 3001] [--host 127.0.0.1] [--token T]``
+    Each works on the account configured by the environment (``VULTR_API_KEY`` …, see ``vt.Settings``), or with
+    ``--sandbox`` on a throwaway local emulator; without the key they say so and point at ``--sandbox``.
+
+Exit codes: 0 success; 1 the work failed (API error, a service down for ``health``, ``--strict`` inventory with
+failed resources); 2 usage or configuration error (one line on stderr, no traceback); 130 interrupted.
 
 ``vultr-toolkit sandbox [--port N] [--seed S] [--instances N] [--host 127.0.0.1] ...``
     Runs the Vultr API emulator in the foreground until Ctrl-C or SIGTERM. The first line on stdout is one JSON
