@@ -256,3 +256,13 @@ def test_every_command_has_help(command: str, capsys: pytest.CaptureFixture[str]
 def test_cli_constants_match_the_service() -> None:
     assert cli.DEFAULT_PORT == service.DEFAULT_PORT == 3001
     assert cli.TOKEN_ENV == service.TOKEN_ENV
+
+
+def test_a_missing_extra_is_named_with_its_install_command(tmp_path: Path) -> None:
+    # jinja2 blocked as if the [report] extra were not installed.
+    code = ("import sys; sys.modules['jinja2'] = None; from vultr_toolkit.cli import main; "
+            "sys.exit(main(['report', '--sandbox', '--health-checks', '1']))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
+                          env=clean_env(), timeout=120)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "pip install 'vultr-toolkit[report]'" in proc.stderr and "Traceback" not in proc.stderr

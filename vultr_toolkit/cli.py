@@ -145,6 +145,11 @@ TOKEN_ENV = "VULTR_TOOLKIT_SERVICE_TOKEN"
 SANDBOX_TIME_SCALE = 0.25
 
 
+# module -> the pyproject extra that installs it (named in the error when it is missing)
+_EXTRAS = {"jinja2": "report", "markupsafe": "report", "matplotlib": "report", "pyarrow": "report",
+           "psycopg2": "postgres", "redis": "valkey"}
+
+
 class _UsageError(Exception):
     """A bad combination of options (exit code 2), e.g. --format parquet without --out."""
 
@@ -624,6 +629,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except VultrToolkitError as e:  # the work itself failed (API, store, stream): exit 1
         print(f"vultr-toolkit {args.command}: failed: {e.message}", file=sys.stderr)
         return 1
+    except ModuleNotFoundError as e:  # an optional extra is not installed
+        extra = _EXTRAS.get((e.name or "").split(".")[0])
+        if extra is None:
+            raise
+        print(f"vultr-toolkit {args.command}: error: this needs {e.name}, which is not installed: "
+              f"pip install 'vultr-toolkit[{extra}]'", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
