@@ -108,3 +108,11 @@ def test_filter_resources_is_pure_and_keeps_dtypes(snapshot: Any) -> None:
     assert len(res) == len(snapshot.resources)  # the input is not modified
     html = inventory_summary_html(out)
     assert f"<b>{len(out)}</b> resources" in html
+
+
+def test_takes_the_resources_frame_too(snapshot: Any) -> None:
+    res = snapshot.resources
+    explorer = InventoryExplorer(res[res["resource_type"] == "databases"])
+    assert set(explorer.controls["resource_type"].options) == {"databases"}
+    explorer.controls["status"].value = (explorer.controls["status"].options[0],)
+    assert set(explorer.frame["status"].astype(str)) == {explorer.controls["status"].options[0]}

@@ -249,12 +249,15 @@ class HealthDashboard(Dashboard):
 
     def _live_loop(self) -> None:
         while not self._live_stop.wait(float(self.controls["interval_s"].value)):
+            # Read "stopped" *before* reloading: a reload that starts after the monitor stopped sees its final
+            # samples, whereas one that started while it ran may miss the last tick.
+            finished = getattr(self.source, "running", True) is False
             try:
                 self.reload()
             except Exception as e:  # keep the dashboard alive; show what went wrong
                 self.status.value = message_html(f"refresh failed: {type(e).__name__}: {e}", error=True)
-            if getattr(self.source, "running", True) is False:
-                break  # the monitor stopped: its samples are final
+            if finished:
+                break
         self._live_stop.set()
         if self.controls["live"].value:
             self.controls["live"].value = False  # the checkbox tells the truth once the thread is gone
