@@ -23,6 +23,7 @@ import argparse
 import datetime as dt
 import gc
 import json
+import os
 import platform
 import statistics
 import sys
@@ -140,6 +141,7 @@ def main() -> int:
     ap.add_argument("--no-write", action="store_true", help="print only, do not update benchmarks/results")
     args = ap.parse_args()
 
+    load_before = os.getloadavg()  # other work on a shared 2-core box moves absolute numbers a lot
     t, df = timed(lambda: make_samples(args.rows))
     print(f"generated {len(df):,} samples in {t:.1f} s", flush=True)
     results: list[dict[str, Any]] = []
@@ -166,7 +168,9 @@ def main() -> int:
     out = {
         "benchmark": "store",
         "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "machine": {"python": platform.python_version(), "platform": platform.platform(),
+        "machine": {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count(),
+                    "loadavg_before": [round(x, 2) for x in load_before],
+                    "loadavg_after": [round(x, 2) for x in os.getloadavg()],
                     "pandas": pd.__version__, "sqlalchemy": sa.__version__, "postgresql": pg_version},
         "rows": len(df),
         "backends": results,
@@ -181,7 +185,8 @@ def main() -> int:
         "# History store benchmark",
         "",
         f"{len(df):,} health samples; {out['created_at']}; Python {out['machine']['python']}, pandas "
-        f"{pd.__version__}, SQLAlchemy {sa.__version__}, {pg_version} (throwaway cluster, fsync off). "
+        f"{pd.__version__}, SQLAlchemy {sa.__version__}, {pg_version} (throwaway cluster, fsync off); "
+        f"{os.cpu_count()} CPUs, load average {load_before[0]:.1f} before / {os.getloadavg()[0]:.1f} after. "
         "Produced by `benchmarks/store.py`.",
         "",
         "| backend | ingest rows/s (1M, one call) | rows/s in 200-row batches | health_history s | pd.read_sql s "
