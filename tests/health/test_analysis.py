@@ -7,6 +7,7 @@ import json
 import pandas as pd
 import pytest
 
+import vultr_toolkit.health as health
 from vultr_toolkit.health import incidents, summarize
 from vultr_toolkit.health.analysis import INCIDENT_DTYPES, SUMMARY_DTYPES
 from vultr_toolkit.store import samples_frame
@@ -90,3 +91,22 @@ def test_summarize_accepts_a_plain_frame() -> None:
                           "details": [json.dumps({}), None]})
     s = summarize(plain)
     assert s["uptime_pct"].iloc[0] == 50.0 and s["incidents"].iloc[0] == 1
+
+
+def test_details_frame_extracts_numeric_metrics() -> None:
+    hist = samples_frame([
+        {"checked_at": T0, "service": "database", "target": "db1", "status": "up",
+         "details": {"cpu_pct": 12.5, "memory_pct": 40, "database_id": "x", "ok": True}},
+        {"checked_at": T0 + pd.Timedelta(minutes=1), "service": "database", "target": "db1", "status": "down"},
+        {"checked_at": T0 + pd.Timedelta(minutes=2), "service": "database", "target": "db1", "status": "up",
+         "details": {"cpu_pct": 80.0, "memory_pct": None}},
+    ])
+    df = health.details_frame(hist)
+    assert list(df.columns) == ["checked_at", "service", "target", "metric", "value"]
+    assert df[["metric", "value"]].astype(object).values.tolist() == [
+        ["cpu_pct", 12.5], ["memory_pct", 40.0], ["ok", 1.0], ["cpu_pct", 80.0]]
+    assert str(df["checked_at"].dtype) == "datetime64[us, UTC]" and str(df["value"].dtype) == "Float64"
+    cpu = health.details_frame(hist, keys=["cpu_pct"])
+    assert cpu["value"].tolist() == [12.5, 80.0]
+    empty = health.details_frame(hist.iloc[1:2])
+    assert empty.empty and str(empty["checked_at"].dtype) == "datetime64[us, UTC]"

@@ -11,7 +11,7 @@ Example::
 
 from __future__ import annotations
 
-from .analysis import incidents, summarize
+from .analysis import details_frame, incidents, summarize
 from .monitor import HealthMonitor
 from .probes import (
     APIProbe,
@@ -39,6 +39,7 @@ __all__ = [
     "Sample",
     "ValkeyProbe",
     "check_health",
+    "details_frame",
     "get_stats",
     "incidents",
     "probe_api",

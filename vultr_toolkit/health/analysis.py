@@ -13,6 +13,7 @@ Definitions (Uptime Kuma's, research §3):
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import numpy as np
@@ -20,7 +21,7 @@ import pandas as pd
 
 from ..store.history import SAMPLE_COLUMNS, coerce_samples
 
-__all__ = ["INCIDENT_DTYPES", "SUMMARY_DTYPES", "incidents", "summarize"]
+__all__ = ["INCIDENT_DTYPES", "SUMMARY_DTYPES", "details_frame", "incidents", "summarize"]
 
 INCIDENT_DTYPES: dict[str, Any] = {
     "service": "category",
@@ -162,3 +163,42 @@ def summarize(history: pd.DataFrame, freq: str | None = None) -> pd.DataFrame:
     for c in ("service", "target"):
         res[c] = res[c].astype(str)
     return res.astype(dtypes)
+
+
+def details_frame(history: pd.DataFrame, keys: list[str] | None = None) -> pd.DataFrame:
+    """The numeric metrics inside ``details`` as long-form rows: checked_at, service, target, metric, value.
+
+    Use it to chart what probes record, e.g. a managed database's ``cpu_pct`` or PostgreSQL's
+    ``connections_used`` over time. ``keys`` keeps only those metrics; booleans become 0/1; text is dropped.
+
+    >>> df = vt.health.details_frame(hist, keys=["cpu_pct", "memory_pct"])          # doctest: +SKIP
+    >>> df.pivot_table(index="checked_at", columns="metric", values="value").plot()  # doctest: +SKIP
+    """
+    h = _typed(history)
+    wanted = set(keys) if keys is not None else None
+    rows_idx: list[int] = []
+    metrics: list[str] = []
+    values: list[float] = []
+    for i, text in enumerate(h["details"].astype(object).where(h["details"].notna(), None)):
+        if not text:
+            continue
+        try:
+            d = json.loads(text)
+        except ValueError:
+            continue
+        if not isinstance(d, dict):
+            continue
+        for k, v in d.items():
+            if (wanted is not None and k not in wanted) or not isinstance(v, int | float) or v is None:
+                continue
+            rows_idx.append(i)
+            metrics.append(k)
+            values.append(float(v))
+    idx = np.asarray(rows_idx, dtype=np.int64)
+    return pd.DataFrame({
+        "checked_at": h["checked_at"].to_numpy()[idx] if len(idx) else pd.Series([], dtype="datetime64[us, UTC]"),
+        "service": h["service"].to_numpy()[idx],
+        "target": h["target"].to_numpy()[idx],
+        "metric": pd.Categorical(metrics),
+        "value": pd.array(values, dtype="Float64"),
+    }).astype({"checked_at": "datetime64[us, UTC]", "service": "category", "target": "category"})
