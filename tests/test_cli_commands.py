@@ -156,6 +156,15 @@ def test_health_once_and_watch(tmp_path: Path) -> None:
     assert watch.returncode == 0, watch.stderr
     assert len(re.findall(r"overall\s+overall\s+up", watch.stdout)) == 3  # one table per check
     assert "uptime" in watch.stderr and "uptime_pct" in watch.stderr
+    store = f"sqlite:///{tmp_path / 'h.sqlite'}"
+    lines = run(["health", "--sandbox", "--watch", "--interval", "0.1", "--count", "2", "--format", "json",
+                 "--store", store], tmp_path)
+    assert lines.returncode == 0, lines.stderr
+    checks = [json.loads(line) for line in lines.stdout.splitlines()]
+    assert len(checks) == 2 and all(len(c) == 3 for c in checks)
+    with vt.store.HistoryStore(store) as st:
+        stored = st.health_history()
+    assert len(stored) == 6 and set(stored["service"].astype(str)) == {"inference", "api", "overall"}
 
 
 def test_health_down_target_exits_1(tmp_path: Path) -> None:

@@ -298,7 +298,8 @@ def _add_health_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser])
                         "redis:// or https:// URL, or postgres/valkey/inference/api")
     p.add_argument("--store", default=None, help="also record the samples in this history store (sqlite:///… or "
                                                  "postgresql://…)")
-    p.add_argument("--format", default="table", choices=FORMATS, help="output format of each check")
+    p.add_argument("--format", default="table", choices=FORMATS,
+                   help="output format of each check (json with --watch: one JSON array per line)")
     _add_sandbox_flag(p)
     p.set_defaults(func=_cmd_health)
 
@@ -322,7 +323,12 @@ def _cmd_health(args: argparse.Namespace) -> int:
             _info(f"checking {len(mon.probes)} target(s) every {args.interval:g} s; Ctrl-C to stop")
             while not stop.is_set():
                 last = mon.check()
-                _emit(last[_HEALTH_COLUMNS], args.format, None)
+                if args.format == "json":  # JSON Lines: one array per check, so a pipe can read them as they come
+                    from .service import frame_records
+
+                    print(json.dumps(frame_records(last[_HEALTH_COLUMNS])), flush=True)
+                else:
+                    _emit(last[_HEALTH_COLUMNS], args.format, None)
                 n += 1
                 if args.count is not None and n >= args.count:
                     break
