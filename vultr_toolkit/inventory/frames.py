@@ -141,7 +141,10 @@ def _num(v: Any) -> float:
     if v is None or isinstance(v, bool):
         return math.nan if v is None else float(v)
     if isinstance(v, int | float):
-        return float(v)
+        try:
+            return float(v)
+        except OverflowError:  # json.loads keeps ints of any size; past float range means "no usable number"
+            return math.nan
     if isinstance(v, str):
         try:
             return float(v.strip().strip('"').replace(",", ""))
@@ -181,10 +184,14 @@ def _as_category(values: list[Any], lower: bool) -> Any:
     return s.astype("category").array
 
 
+_FLOAT_MAX_INT: Final = 2**1023  # ints up to here convert to float64 without OverflowError
+
+
 def _as_float_array(values: list[Any]) -> np.ndarray:
-    if all(type(v) in (int, float) or v is None for v in values):
+    if all(type(v) is float or (type(v) is int and -_FLOAT_MAX_INT <= v <= _FLOAT_MAX_INT) or v is None
+           for v in values):
         arr = np.array([math.nan if v is None else v for v in values], dtype=np.float64)
-    else:
+    else:  # strings, or ints past float range (numpy raises OverflowError on those): element by element
         arr = np.array([_num(v) for v in values], dtype=np.float64)
     arr[~np.isfinite(arr)] = math.nan
     return arr
