@@ -162,3 +162,10 @@ def test_long_tables_are_capped_with_a_note(run_data: RunData) -> None:
 def test_picture_type_is_plain_data() -> None:
     p = Picture("c", PNG_MAGIC)
     assert p.note is None and p.png == PNG_MAGIC
+
+
+def test_benchmark_facts_are_prefixed_only_when_there_are_several_runs(run_data: RunData) -> None:
+    one = dict(vt.report.build(benchmark=run_data.bench).sections[0].facts)
+    assert one["model"] == "qwen3.8-27b" and one["requests"] == "8 (0 failed)"
+    two = dict(vt.report.build(benchmark=[run_data.bench, run_data.bench]).sections[0].facts)
+    assert two["qwen3.8-27b: model"] == "qwen3.8-27b"

@@ -261,12 +261,13 @@ def _bench_section(results: Sequence[BenchmarkResult], max_rows: int) -> Section
         ok = res.requests[res.requests["status"] == "ok"]
         best = summary["output_tokens_per_s"].max() if len(summary) else None
         first = summary.sort_values("level").iloc[0] if len(summary) else None
-        facts += [(f"{name}: model", str(res.meta.get("model"))),
-                  (f"{name}: endpoint", redact(str(res.meta.get("endpoint")))),
-                  (f"{name}: levels", ", ".join(f"{v:g}" for v in res.meta.get("levels") or [])),
-                  (f"{name}: requests", f"{len(res.requests):,} ({len(res.requests) - len(ok):,} failed)"),
-                  (f"{name}: TTFT p50 at the lowest load", _num(None if first is None else first["ttft_s_p50"], " s")),
-                  (f"{name}: best output throughput", _num(best, " tokens/s"))]
+        pre = f"{name}: " if len(results) > 1 else ""  # one run needs no prefix on every fact
+        facts += [(f"{pre}model", str(res.meta.get("model"))),
+                  (f"{pre}endpoint", redact(str(res.meta.get("endpoint")))),
+                  (f"{pre}levels", ", ".join(f"{v:g}" for v in res.meta.get("levels") or [])),
+                  (f"{pre}requests", f"{len(res.requests):,} ({len(res.requests) - len(ok):,} failed)"),
+                  (f"{pre}TTFT p50 at the lowest load", _num(None if first is None else first["ttft_s_p50"], " s")),
+                  (f"{pre}best output throughput", _num(best, " tokens/s"))]
         cols = [c for c in _BENCH_COLUMNS if c in summary.columns]
         tables.append(_table(f"{name}: summary per load level", summary[cols].round(4), max_rows))
         pictures += benchmark_pictures(res)
