@@ -173,6 +173,21 @@ def test_management_without_a_key_is_503_and_names_the_variable(env: dict[str, A
         assert r.status_code == 503 and "VULTR_API_KEY" in r.json()["error"]
 
 
+def test_nothing_configured_is_503_on_every_route(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    import os
+
+    for name in [k for k in os.environ if k.startswith("VULTR_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)  # no .env either
+    with StatusService(vt.Settings(), port=0, token="") as service:
+        for method, path in ROUTES[1:]:
+            r = _get(service, path, method)
+            assert r.status_code == 503, path
+            assert r.json()["error"].startswith("the service is not configured for this: ")
+        assert "VULTR_API_KEY" in _get(service, f"{P}/management/summary").json()["error"]
+        assert "nothing to monitor" in _get(service, f"{P}/health").json()["error"]
+
+
 def test_an_upstream_failure_is_502(env: dict[str, Any]) -> None:
     sb = env["sandbox"]
     with StatusService(sb.settings(api_key="sk-CANARY-wrong-key-000"), port=0, token="") as service:
