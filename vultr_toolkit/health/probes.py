@@ -5,7 +5,9 @@ probe                          service      what it measures
 =============================  ===========  =====================================================================
 :class:`PostgresProbe`         postgres     timed ``SELECT 1`` in one read-only transaction with a statement
                                             timeout; version, connections used / max_connections, database
-                                            size, cache hit ratio, replication lag (replicas), pool statistics
+                                            size, cache hit ratio, replication lag (replicas: 0 when caught
+                                            up, None on primaries and before a replica replayed anything),
+                                            pool statistics
 :class:`ValkeyProbe`           valkey       median of 3 timed PINGs; INFO server/clients/memory/stats/
                                             replication/keyspace; ops/s and hit ratio from counter deltas
                                             between probes (a restart that resets the counters is detected)
