@@ -30,7 +30,7 @@ ID_ROUTES = ["/instances/{}", "/bare-metals/{}", "/kubernetes/clusters/{}", "/ku
              "/billing/invoices/{}/items", "/inference/{}", "/inference/{}/usage"]
 PARAMS = ["per_page", "cursor", "tag", "label", "main_ip", "region", "description", "type", "engine"]
 
-text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=30)
+text = st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=30)
 cursorish = st.one_of(
     text,
     st.tuples(st.sampled_from(["next", "prev", "nxt", ""]), st.integers(-5, 10**30)).map(

@@ -22,10 +22,10 @@ from vultr_toolkit._settings import Settings
 
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
-ENV = list(Settings.ENV_NAMES.values()) + ["VULTR_MANAGEMENT_API_KEY"]
+ENV = [*Settings.ENV_NAMES.values(), "VULTR_MANAGEMENT_API_KEY"]
 
 env_text = st.one_of(
-    st.text(alphabet=st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)), max_size=40),
+    st.text(alphabet=st.characters(blacklist_characters="\x00", blacklist_categories=["Cs"]), max_size=40),
     st.sampled_from(["0", "-1", "nan", "inf", "-inf", "1e400", "20", " 20 ", "true", "http://", "https://h",
                      "ftp://x", "redis://:sk-CANARY-pw@127.0.0.1:1/0", "postgresql://u:sk-CANARY-pw@h/db",
                      "postgres://", "sqlite:///x.db", "unix:///tmp/s", "rediss://h", "valkey://", "http://[::1",
