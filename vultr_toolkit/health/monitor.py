@@ -148,6 +148,7 @@ class HealthMonitor:
         self.monitor_id = monitor_id or _default_monitor_id()
         self.maintenance = [self._window(w) for w in maintenance]
         self.store: HistoryStore | None = as_store(store) if store is not None else None
+        self._owns_store = store is not None and not isinstance(store, HistoryStore)  # made from a URL: ours
         self._writer = (SampleWriter(self.store, flush_rows=flush_rows, flush_interval_s=flush_interval_s,
                                      max_buffer=max_buffer) if self.store is not None else None)
         self._failures: dict[int, int] = {}
@@ -365,6 +366,8 @@ class HealthMonitor:
             self._thread = None
         if self._writer is not None:
             self._writer.close()
+        if self._owns_store and self.store is not None:
+            self.store.close()
         self._pool.shutdown(wait=False)
         for p in self.probes:
             try:
