@@ -41,10 +41,15 @@ def _resolve(target: Any) -> tuple[EngineConfig, float]:
 def _prepare(target: Any, *, model: str, prompts: Sequence[Any] | None, input_tokens: int | None,
              max_tokens: int, concurrency: int | Sequence[int] | None, rate: float | Sequence[float] | None,
              burstiness: float, max_concurrency: int | None, requests: int | None, duration_s: float | None,
-             warmup: int, seed: int, workers: int, slo: Mapping[str, float] | None, timeout_s: float | None,
+             warmup: int, seed: int, workers: int | None, slo: Mapping[str, float] | None, timeout_s: float | None,
              stall_timeout_s: float | None, label: str | None,
-             tokenizer: Callable[[str], int] | None) -> tuple[EngineConfig, Plan, dict[str, Any]]:
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+             tokenizer: Callable[[str], int] | None, cluster: Any = None
+             ) -> tuple[EngineConfig, Plan, dict[str, Any]]:
+    if cluster is not None:
+        from .distributed import check_cluster_arg
+
+        check_cluster_arg(cluster)
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
         raise ConfigError(f"workers must be a positive integer (worker processes), got {workers!r}")
     try:
         slo_s = normalise_slo(slo)
@@ -61,7 +66,8 @@ def _prepare(target: Any, *, model: str, prompts: Sequence[Any] | None, input_to
         "levels": [lv.level for lv in plan.levels], "max_tokens": max_tokens, "input_tokens": input_tokens,
         "prompts": None if prompts is None else len(prompts), "requests": requests, "duration_s": duration_s,
         "burstiness": burstiness, "max_concurrency": max_concurrency, "warmup": warmup, "seed": seed,
-        "workers": workers, "slo": slo_s or None, "timeout_s": timeout_s, "stall_timeout_s": plan.stall_timeout_s,
+        "workers": workers or 1, "slo": slo_s or None, "timeout_s": timeout_s,
+        "stall_timeout_s": plan.stall_timeout_s,
         "toolkit_version": __version__, "transport": "aiohttp", "tokenizer": tokenizer is not None,
     }
     return cfg, plan, meta
@@ -73,7 +79,8 @@ def _total(plan: Plan) -> int | None:
     return plan.warmup + sum(int(lv.requests or 0) for lv in plan.levels)
 
 
-async def _main(cfg: EngineConfig, plan: Plan, workers: int, progress: Any) -> dict[str, Any]:
+async def _main(cfg: EngineConfig, plan: Plan, workers: int | None, progress: Any, cluster: Any = None
+                ) -> dict[str, Any]:
     docs = await fetch_models(cfg)
     pricing = validate_model(plan.model, docs)
     try:
@@ -83,9 +90,15 @@ async def _main(cfg: EngineConfig, plan: Plan, workers: int, progress: Any) -> d
     except ImportError:  # pragma: no cover
         loop_name = "asyncio"
     wall, mono = time.time_ns(), time.monotonic_ns()
-    rows, chunks, levels = await run_plan(cfg, plan, workers=workers, progress=progress)
+    cluster_info = None
+    if cluster is not None:  # one shard per Dask worker, stamps moved onto this clock (see .distributed)
+        from .distributed import arun_plan
+
+        rows, chunks, levels, cluster_info = await arun_plan(cfg, plan, cluster, workers=workers, progress=progress)
+    else:
+        rows, chunks, levels = await run_plan(cfg, plan, workers=workers or 1, progress=progress)
     return {"rows": rows, "chunks": chunks, "levels": levels, "pricing": pricing, "wall_ns": wall,
-            "mono_ns": mono, "loop": loop_name, "models_checked": docs is not None}
+            "mono_ns": mono, "loop": loop_name, "models_checked": docs is not None, "cluster": cluster_info}
 
 
 def _result(out: dict[str, Any], meta: dict[str, Any], started: dt.datetime) -> BenchmarkResult:
@@ -94,6 +107,9 @@ def _result(out: dict[str, Any], meta: dict[str, Any], started: dt.datetime) -> 
     meta = {**meta, "pricing": out["pricing"] or None, "loop": out["loop"], "models_checked": out["models_checked"],
             "started_at": started.isoformat(), "finished_at": dt.datetime.now(dt.UTC).isoformat(),
             "host_cpus": os.cpu_count()}
+    if out.get("cluster") is not None:
+        meta["cluster"] = out["cluster"]
+        meta["workers"] = len(out["cluster"]["workers"])
     return BenchmarkResult(requests, chunks, levels, meta)
 
 
@@ -122,16 +138,20 @@ def run(client_or_settings: Any = None, *, model: str, prompts: Sequence[Any] | 
         input_tokens: int | None = None, max_tokens: int, concurrency: int | Sequence[int] | None = None,
         rate: float | Sequence[float] | None = None, burstiness: float = 1.0, max_concurrency: int | None = None,
         requests: int | None = None, duration_s: float | None = None, warmup: int = 0, seed: int = 0,
-        workers: int = 1, slo: Mapping[str, float] | None = None, progress: bool = True,
+        workers: int | None = None, slo: Mapping[str, float] | None = None, progress: bool = True,
         timeout_s: float | None = None, stall_timeout_s: float | None = None,
-        label: str | None = None, tokenizer: Callable[[str], int] | None = None) -> BenchmarkResult:
+        label: str | None = None, tokenizer: Callable[[str], int] | None = None,
+        cluster: Any = None) -> BenchmarkResult:
     """Benchmark a chat model's streaming latency and throughput; returns a :class:`BenchmarkResult`.
 
     Closed loop: ``concurrency=[1, 8, 32]`` users (one level each). Open loop: ``rate=`` requests/s (a number or
     a list; Poisson arrivals, ``burstiness`` = gamma shape), optionally capped by ``max_concurrency``. Each level
     sends ``requests`` requests or runs ``duration_s`` seconds (default: max(32, 4×users) requests, or
     max(32, 10 s × rate)). ``warmup`` requests go first and are flagged, not summarised. ``workers > 1`` spreads
-    the load over spawned worker processes. ``slo={"ttft_s": .5, "tpot_s": .05, "e2e_s": 10}`` enables goodput.
+    the load over spawned worker processes. ``cluster=`` (a ``dask.distributed.Client``, a Dask cluster object or
+    a scheduler address) runs one shard per Dask worker instead — all of them, or the first ``workers`` — with
+    clock offsets corrected before merging (:mod:`vultr_toolkit.bench.distributed`).
+    ``slo={"ttft_s": .5, "tpot_s": .05, "e2e_s": 10}`` enables goodput.
     ``timeout_s`` bounds a whole request (default: none); ``stall_timeout_s`` the silence between two reads
     (default: the settings' timeout, 30 s). ``tokenizer`` (str -> token count) counts output tokens when the
     server sends no usage (picklable when ``workers > 1``). Bad arguments raise :class:`ConfigError` before
@@ -147,11 +167,12 @@ def run(client_or_settings: Any = None, *, model: str, prompts: Sequence[Any] | 
                                max_tokens=max_tokens, concurrency=concurrency, rate=rate, burstiness=burstiness,
                                max_concurrency=max_concurrency, requests=requests, duration_s=duration_s,
                                warmup=warmup, seed=seed, workers=workers, slo=slo, timeout_s=timeout_s,
-                               stall_timeout_s=stall_timeout_s, label=label, tokenizer=tokenizer)
+                               stall_timeout_s=stall_timeout_s, label=label, tokenizer=tokenizer,
+                               cluster=cluster)
     started = dt.datetime.now(dt.UTC)
-    counters = _progress_array(workers)
+    counters = _progress_array(1 if cluster is not None else workers or 1)
     bar = _bar(_total(plan), progress)
-    fut = run_in_private_loop(lambda: _main(cfg, plan, workers, counters))
+    fut = run_in_private_loop(lambda: _main(cfg, plan, workers, counters, cluster))
     shown = 0
     try:
         while True:
@@ -171,9 +192,10 @@ async def arun(client_or_settings: Any = None, *, model: str, prompts: Sequence[
                input_tokens: int | None = None, max_tokens: int, concurrency: int | Sequence[int] | None = None,
                rate: float | Sequence[float] | None = None, burstiness: float = 1.0,
                max_concurrency: int | None = None, requests: int | None = None, duration_s: float | None = None,
-               warmup: int = 0, seed: int = 0, workers: int = 1, slo: Mapping[str, float] | None = None,
-               progress: bool = True, timeout_s: float | None = None, stall_timeout_s: float | None = None,
-               label: str | None = None, tokenizer: Callable[[str], int] | None = None) -> BenchmarkResult:
+               warmup: int = 0, seed: int = 0, workers: int | None = None,
+               slo: Mapping[str, float] | None = None, progress: bool = True, timeout_s: float | None = None,
+               stall_timeout_s: float | None = None, label: str | None = None,
+               tokenizer: Callable[[str], int] | None = None, cluster: Any = None) -> BenchmarkResult:
     """Async :func:`run` (same arguments). The engine still runs on its own loop, so the caller's loop stays
     responsive and adds no latency to the measurement.
 
@@ -184,11 +206,12 @@ async def arun(client_or_settings: Any = None, *, model: str, prompts: Sequence[
                                max_tokens=max_tokens, concurrency=concurrency, rate=rate, burstiness=burstiness,
                                max_concurrency=max_concurrency, requests=requests, duration_s=duration_s,
                                warmup=warmup, seed=seed, workers=workers, slo=slo, timeout_s=timeout_s,
-                               stall_timeout_s=stall_timeout_s, label=label, tokenizer=tokenizer)
+                               stall_timeout_s=stall_timeout_s, label=label, tokenizer=tokenizer,
+                               cluster=cluster)
     started = dt.datetime.now(dt.UTC)
-    counters = _progress_array(workers)
+    counters = _progress_array(1 if cluster is not None else workers or 1)
     bar = _bar(_total(plan), progress)
-    fut = asyncio.wrap_future(run_in_private_loop(lambda: _main(cfg, plan, workers, counters)))
+    fut = asyncio.wrap_future(run_in_private_loop(lambda: _main(cfg, plan, workers, counters, cluster)))
     shown = 0
     try:
         while not fut.done():
