@@ -13,7 +13,8 @@ CANARY = "sk-CANARY-http-0006"
 
 
 def test_monitor_of_the_sandbox_settings_probes_inference_and_api(sandbox: Sandbox) -> None:
-    df = vt.health.HealthMonitor(sandbox.settings()).run(count=3, interval_s=0.05, progress=False)
+    with vt.health.HealthMonitor(sandbox.settings()) as mon:
+        df = mon.run(count=3, interval_s=0.05, progress=False)
     assert len(df) == 9
     assert df["service"].astype(str).tolist()[:3] == ["inference", "api", "overall"]
     assert set(df["status"].astype(str)) == {"up"}
