@@ -6,6 +6,7 @@ import json
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import httpx2
 
@@ -40,14 +41,16 @@ def test_cli_rejects_bad_fleet_json() -> None:
     assert proc.returncode == 2 and "JSON object" in proc.stderr
 
 
-def test_demo_tours_the_sandbox_with_the_client_and_exits() -> None:
+def test_demo_tours_the_sandbox_with_the_client_and_exits(tmp_path: Path) -> None:
+    # Run where the default report lands in a throwaway directory, never in the checkout.
     proc = subprocess.run([sys.executable, "-m", "vultr_toolkit.cli", "demo", "--seed", "1"],
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     lines = {line.split()[0]: line for line in proc.stdout.splitlines() if line.strip()}
     assert lines["instances"].split()[-1] == "25"
     assert lines["databases"].split()[-1] == "7"
     assert "/month" in proc.stdout and "http://127.0.0.1:" in proc.stdout
+    assert (tmp_path / "vultr-toolkit-demo.html").stat().st_size > 0
 
 
 def test_no_command_prints_help_and_fails() -> None:
