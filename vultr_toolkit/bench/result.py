@@ -207,7 +207,9 @@ class BenchmarkResult:
         vplot.plot_latency_vs_load(summary, ax=axes[0])
         vplot.plot_ttft_ecdf(self.requests, ax=axes[1])
         vplot.plot_throughput(summary, ax=axes[2])
-        fig.suptitle(f"{self.meta.get('model', '?')} — {self.meta.get('label') or 'benchmark'}")
+        model, label = self.meta.get("model", "?"), self.meta.get("label")
+        # The label defaults to the model id; don't print it twice.
+        fig.suptitle(f"{model} — {label}" if label and label != model else f"{model} — benchmark")
         return fig
 
     # --- persistence (shared/store contract) ------------------------------------------------------------------
