@@ -257,3 +257,11 @@ def test_several_stores_creating_the_schema_at_once(store: HistoryStore) -> None
     assert len(stores[0].health_history()) == 12
     for s in stores:
         s.close()
+
+
+def test_writing_never_modifies_the_callers_frame(store: HistoryStore) -> None:
+    frame = samples_frame(_records(3))
+    before = frame.copy()
+    store.write_samples(frame, monitor_id="filled-in")
+    pd.testing.assert_frame_equal(frame, before)
+    assert set(store.health_history()["monitor_id"].astype(str)) == {"filled-in"}

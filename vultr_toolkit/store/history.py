@@ -127,12 +127,27 @@ def _json_text(value: Any) -> Any:
     return json.dumps(_redact.redact_obj(value), default=str, separators=(",", ":"))
 
 
+def _is_sample_frame(df: pd.DataFrame) -> bool:
+    if tuple(df.columns) != SAMPLE_COLUMNS or not isinstance(df.index, pd.RangeIndex):
+        return False
+    for col, want in SAMPLE_DTYPES.items():
+        have = df[col].dtype
+        if col == "status":
+            if not (isinstance(have, pd.CategoricalDtype) and tuple(have.categories) == STATUS_NAMES):
+                return False
+        elif str(have) != str(want):
+            return False
+    return not (df["sample_id"].isna().any() or df["status"].isna().any())
+
+
 def coerce_samples(df: pd.DataFrame) -> pd.DataFrame:
     """Return ``df`` as a sample frame: documented columns, order and dtypes; sample ids filled in.
 
     Raises :class:`~vultr_toolkit.ConfigError` when a required column (checked_at, service, target, status) is
     missing or a status is not one of up/degraded/down/maintenance.
     """
+    if _is_sample_frame(df):
+        return df  # already typed (e.g. from samples_frame or health_history): nothing to convert
     missing = [c for c in ("checked_at", "service", "target", "status") if c not in df.columns]
     if missing:
         raise ConfigError(f"sample frame lacks required column(s) {missing}; expected {list(SAMPLE_COLUMNS)}")
@@ -240,7 +255,7 @@ def _redacted_list(values: Any) -> list[Any]:
     Redaction runs once per distinct value, and the regex pass only on values that could hold a credential:
     a million samples repeat a handful of targets and messages.
     """
-    codes, uniques = pd.factorize(pd.Series(values).astype(object), use_na_sentinel=True)
+    codes, uniques = pd.factorize(np.asarray(_object_list(values), dtype=object), use_na_sentinel=True)
     known = tuple(getattr(_redact, "_secrets", ()))  # registered secret values (keys, URL passwords)
     clean = np.array([_redact.redact(u) if _might_hold_secret(u, known) else u for u in uniques] + [None],
                      dtype=object)
@@ -249,6 +264,9 @@ def _redacted_list(values: Any) -> list[Any]:
 
 def _object_list(arr: Any) -> list[Any]:
     """Column values as a Python list with None for every missing value."""
+    if isinstance(arr, pd.api.extensions.ExtensionArray):
+        out: list[Any] = arr.to_numpy(dtype=object, na_value=None).tolist()  # type: ignore[arg-type]  # stubs lack None
+        return out
     s = pd.Series(arr)
     return s.astype(object).where(s.notna(), None).tolist()
 
@@ -283,6 +301,7 @@ def write_samples(engine: Engine, samples: pd.DataFrame | Iterable[Any], *, moni
     if frame.empty:
         return 0
     if monitor_id is not None and frame["monitor_id"].isna().any():
+        frame = frame.copy()  # coerce_samples may have returned the caller's own frame
         frame["monitor_id"] = frame["monitor_id"].astype(object).where(frame["monitor_id"].notna(), monitor_id) \
             .astype("category")
     cols = _stored_columns(frame)
