@@ -8,6 +8,7 @@ Every exception the toolkit raises on purpose is a :class:`VultrToolkitError`::
     │   ├── APIConnectionError      the request may never have reached the server
     │   │   └── APITimeoutError     connect/read/pool timeout
     │   ├── APIResponseError        2xx but the body is truncated or not the JSON we expect
+    │   │   └── MissingKeyError     valid JSON, but without the list/object key the route should have
     │   ├── StreamError             an SSE stream failed after HTTP 200
     │   │   ├── InBandStreamError   the server sent an error event inside the stream
     │   │   ├── StreamTruncatedError the stream ended without [DONE] / finish_reason
@@ -50,6 +51,7 @@ __all__ = [
     "CacheError",
     "ConfigError",
     "InBandStreamError",
+    "MissingKeyError",
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
@@ -124,6 +126,14 @@ class APITimeoutError(APIConnectionError):
 
 class APIResponseError(APIError):
     """The server answered 2xx but the body could not be used (truncated or malformed JSON, missing key)."""
+
+
+class MissingKeyError(APIResponseError):
+    """The body is valid JSON but lacks the expected key (``key``); the API may use another name for it."""
+
+    def __init__(self, message: str, *, key: str | None = None, **kw: Any) -> None:
+        self.key = key
+        super().__init__(message, **kw)
 
 
 class StreamError(APIError):

@@ -6,7 +6,7 @@ import warnings
 
 import pytest
 
-from vultr_toolkit._errors import APIResponseError, ConfigError
+from vultr_toolkit._errors import APIResponseError, ConfigError, MissingKeyError
 from vultr_toolkit.api.management import Pager, PaginationWarning
 
 
@@ -82,8 +82,10 @@ def test_empty_page_with_next_stops() -> None:
 
 def test_wrong_key_is_a_response_error() -> None:
     p = Pager("/instances", "instance")
-    with pytest.raises(APIResponseError, match=r"no list under 'instance'.*instances"):
+    with pytest.raises(APIResponseError, match=r"no list under 'instance'.*instances") as ei:
         p.feed(page([1], ""))
+    # Typed, so callers (the inventory's alternative-key fallback) never parse the message.
+    assert isinstance(ei.value, MissingKeyError) and ei.value.key == "instance"
 
 
 def test_argument_validation() -> None:

@@ -32,7 +32,7 @@ import warnings
 from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any
 
-from .._errors import APIResponseError, ConfigError
+from .._errors import ConfigError, MissingKeyError
 from .._http import AsyncHTTPCore, HTTPCore
 
 __all__ = ["DEFAULT_PER_PAGE", "AsyncManagementAPI", "ManagementAPI", "Pager", "PaginationWarning"]
@@ -125,8 +125,8 @@ class Pager:
         items = body.get(self.key)
         if not isinstance(items, list):
             found = ", ".join(sorted(map(str, body))) or "nothing"
-            raise APIResponseError(f"GET {self.path}: the response has no list under {self.key!r} (found: {found}); "
-                                   "check the resource key", method="GET", path=self.path)
+            raise MissingKeyError(f"GET {self.path}: the response has no list under {self.key!r} (found: {found}); "
+                                  "check the resource key", key=self.key, method="GET", path=self.path)
         self.pages += 1
         self.items += len(items)
         meta = body.get("meta")

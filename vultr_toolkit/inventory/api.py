@@ -36,7 +36,7 @@ from urllib.parse import quote
 
 import pandas as pd
 
-from .._errors import APIResponseError, ConfigError
+from .._errors import APIResponseError, ConfigError, MissingKeyError
 from .._redact import redact
 from . import frames as F
 from .aliases import DatabaseHealth, database_health
@@ -86,8 +86,8 @@ class Fetch:
 _ALT_KEYS: dict[str, tuple[str, ...]] = {"plans_metal": ("plans",)}
 
 def _missing_key(exc: APIResponseError) -> bool:
-    """The pager's "no list under <key>" error (worth trying the alternative key), not a broken body."""
-    return "no list under" in exc.message
+    """The pager found valid JSON without the key (worth trying the alternative key), not a broken body."""
+    return isinstance(exc, MissingKeyError)
 
 
 Results = list[Any]  # one value or BaseException per Fetch of the batch, in order
