@@ -265,3 +265,13 @@ def test_writing_never_modifies_the_callers_frame(store: HistoryStore) -> None:
     store.write_samples(frame, monitor_id="filled-in")
     pd.testing.assert_frame_equal(frame, before)
     assert set(store.health_history()["monitor_id"].astype(str)) == {"filled-in"}
+
+
+def test_prune_works_in_chunks(store: HistoryStore) -> None:
+    from vultr_toolkit.store.history import prune_samples
+
+    now = pd.Timestamp.now(tz="UTC")
+    store.write_samples(_records(11, start=now - pd.Timedelta(days=3)))
+    store.write_samples(_records(2, start=now))
+    assert prune_samples(store.engine, "2d", chunk=4) == 11  # 4 + 4 + 3 on SQLite; one statement on PostgreSQL
+    assert len(store.health_history()) == 2
