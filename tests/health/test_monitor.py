@@ -201,3 +201,15 @@ def test_no_password_reaches_the_store(tmp_path: Path, private_valkey_server: Va
     assert CANARY not in repr(rows)
     assert {r.error_kind for r in rows} == {"auth", "connection", None}
     assert (tmp_path / "h.sqlite").read_bytes().find(CANARY.encode()) == -1
+
+
+def test_run_for_a_duration_keeps_to_the_interval_grid(valkey_url: str) -> None:
+    with HealthMonitor(targets=[valkey_url]) as mon:
+        df = mon.run(interval_s=0.1, duration_s=0.45, progress=False)
+        again = mon.run(interval_s=0.01, count=2, progress=False)  # a monitor can run again
+    ticks = df.attrs["monitor"]["ticks"]
+    assert 1 <= ticks <= 5  # slots at 0, 0.1, ..., 0.4 s; a slow tick skips slots, never adds any
+    assert len(df) == 2 * ticks and len(again) == 4
+    assert mon.samples().shape[0] == len(df) + len(again)
+    with pytest.raises(ConfigError, match="closed"):
+        mon.run(interval_s=1, count=1)
