@@ -101,3 +101,19 @@ def test_error_kind_vocabulary() -> None:
     assert vt.StreamStalledError("x").kind == "stalled"
     assert vt.APITimeoutError("x").kind == "timeout"
     assert vt.NotFoundError("x", status=404).kind == "http_404"
+
+
+def test_precheck_never_skips_text_that_redact_would_change() -> None:
+    from vultr_toolkit._redact import might_hold_secret
+
+    register_secret("opaque-registered-value-77")
+    samples = [
+        "Authorization: Bearer abcdefghijkl", "postgresql://app:hunter2pass@db:5432/x", "host=db password=x1y2z3",
+        '{"api_key": "inference-key-123"}', "x-api-key: zzzzzzzz1", "key is sk-live-abcdef0123",
+        "s3_secret_key=abcdefgh", "PASSWD=abcdefgh", "got opaque-registered-value-77 back", "connection refused",
+        "GET /v2/instances -> 200", "",
+    ]
+    for text in samples:
+        if redact(text) != text:
+            assert might_hold_secret(text), text
+    assert not might_hold_secret("connection refused")

@@ -116,6 +116,10 @@ class HistoryStore:
             if self.dialect == "postgresql":
                 # DDL is transactional on PostgreSQL: one creator at a time, the others then find the tables.
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _SCHEMA_LOCK_KEY})
+            elif self.dialect == "sqlite":
+                # pysqlite runs DDL outside any transaction, so concurrent creators interleave table by table.
+                # Taking the write lock first (others wait on busy_timeout) makes check-then-create atomic.
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
             metadata.create_all(conn, checkfirst=True)
 
     def ping(self) -> bool:

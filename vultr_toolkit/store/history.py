@@ -80,11 +80,6 @@ _CODE_TO_CAT = np.array([STATUS_NAMES.index(n) for n, _ in sorted(STATUS_CODES.i
                         dtype=np.int8)
 _CAT_TO_CODE = np.array([STATUS_CODES[n] for n in STATUS_NAMES], dtype=np.int16)
 
-# Cheap pre-check before the (much slower) regex redaction: every credential shape _redact masks contains one of
-# these words; registered secret values are checked separately.
-_SUSPECT_WORDS = ("auth", "bearer", "key", "://", "pass", "pwd", "secret", "sk-")
-
-
 # --- frames ----------------------------------------------------------------------------------------------------
 def empty_samples() -> pd.DataFrame:
     """A zero-row sample frame with the documented columns and dtypes.
@@ -244,11 +239,6 @@ def parse_time(value: Any, *, now: pd.Timestamp | None = None, name: str = "time
 
 
 # --- write ---------------------------------------------------------------------------------------------------------
-def _might_hold_secret(text: str, known: tuple[str, ...]) -> bool:
-    low = text.lower()
-    return any(w in low for w in _SUSPECT_WORDS) or any(k in text for k in known)
-
-
 def _redacted_list(values: Any) -> list[Any]:
     """Column values as a list (None for missing), redacted.
 
@@ -256,8 +246,7 @@ def _redacted_list(values: Any) -> list[Any]:
     a million samples repeat a handful of targets and messages.
     """
     codes, uniques = pd.factorize(np.asarray(_object_list(values), dtype=object), use_na_sentinel=True)
-    known = tuple(getattr(_redact, "_secrets", ()))  # registered secret values (keys, URL passwords)
-    clean = np.array([_redact.redact(u) if _might_hold_secret(u, known) else u for u in uniques] + [None],
+    clean = np.array([_redact.redact(u) if _redact.might_hold_secret(u) else u for u in uniques] + [None],
                      dtype=object)
     return clean[codes].tolist()  # code -1 (missing) picks the trailing None
 
