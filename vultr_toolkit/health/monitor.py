@@ -158,7 +158,9 @@ class HealthMonitor:
                                                            thread_name_prefix="vtk-health")
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._run_samples: list[Sample] = []
+        # Bounded like _kept: a background run without a count lasts for weeks, and an unbounded list here grew
+        # the process by every sample it ever took (found by scripts/soak.py).
+        self._run_samples: deque[Sample] = deque(maxlen=keep)
         self._ticks = 0
         self._closed = False
         atexit.register(_close_at_exit, weakref.ref(self))
@@ -307,7 +309,7 @@ class HealthMonitor:
         if self._writer is not None:
             self._writer.restart()
         self._stop.clear()
-        self._run_samples = []
+        self._run_samples = deque(maxlen=self._kept.maxlen)
         if background:
             self._thread = threading.Thread(target=self._loop, args=(interval_s, count, duration_s, False),
                                             name="vtk-health-monitor", daemon=True)
