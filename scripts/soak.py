@@ -3,8 +3,9 @@
 Everything runs on loopback against :class:`vultr_toolkit.Sandbox` with 20 % of requests failing (429/5xx/resets on
 ``/v2``, 429/5xx on ``/v1``), bounded in time (``--duration``) and in count (``--max-cycles``). It reports:
 
-* **RSS growth** — resident memory at the end vs. a baseline taken after a warm-up (imports, first snapshot and
-  first benchmark, caches filled), as a fraction of the baseline;
+* **RSS growth** — resident memory of the soak process (the sandbox runs in a child process, so its logs do not
+  count) at the end, everything still alive, vs. a baseline taken after a warm-up (imports, first snapshots and
+  benchmarks, caches filled), as a fraction of the baseline;
 * **lost samples** — health samples the monitor produced but the store does not hold (plus writer drops),
   snapshots saved but not listed, benchmark requests planned but missing from ``result.requests``;
 * **unhandled exceptions** — ``threading.excepthook``, ``sys.excepthook``, event-loop exception-handler calls
@@ -30,6 +31,7 @@ import datetime as dt
 import gc
 import json
 import logging
+import multiprocessing
 import os
 import sys
 import tempfile
@@ -88,8 +90,6 @@ def _install_hooks(counters: _Counters) -> None:
     sys.excepthook = sys_hook
     # The default loop exception handler (asyncio's and uvloop's) reports through the "asyncio" logger at ERROR.
     logging.getLogger("asyncio").addHandler(_CountingHandler(counters, "event_loop"))
-    # An emulator route that raised (answered 500): a bug in the sandbox, not an injected fault.
-    logging.getLogger("vultr_toolkit.sandbox").addHandler(_CountingHandler(counters, "sandbox_route"))
 
 
 def _rss() -> int:
@@ -106,6 +106,29 @@ def _windows_over(t_mono: np.ndarray, limit: float) -> tuple[int, int]:
     return int((counts > limit).sum()), int(counts.max())
 
 
+def _sandbox_child(conn: Any, seed: int, fault_rate: float) -> None:
+    """The sandbox in its own process, so the soak's RSS is the toolkit's alone (the emulator keeps logs)."""
+    from vultr_toolkit.sandbox import Sandbox
+
+    counters = _Counters()
+    logging.getLogger("vultr_toolkit.sandbox").addHandler(_CountingHandler(counters, "sandbox_route"))
+    per = fault_rate / 4  # split over 429, 500/502/503 (and resets on /v2)
+    sb = Sandbox(seed=seed, rate_limit=SANDBOX_RATE_LIMIT, inference={"time_scale": 0.1, "log_chunks": False})
+    sb.start()
+    sb.set_faults("/v2/*", p429=per, p500=per / 2, p502=per / 2, p503=per, reset=per, retry_after_s=1, seed=seed)
+    sb.set_faults("/v1/*", p429=per, p500=per, p502=per, p503=per, retry_after_s=1, seed=seed + 1)
+    conn.send({"api_url": sb.api_url, "api_key": sb.api_key, "inference_url": sb.inference_url,
+               "inference_api_key": sb.inference_api_key})
+    conn.recv()  # the soak is over
+    log = sb.requests_log()
+    sb.stop()
+    v2 = log[log["path"].astype(str).str.startswith("/v2")]
+    conn.send({"total": len(log), "v2": len(v2), "v2_t_mono": v2["t_mono"].astype(float).tolist(),
+               "faults": {str(k): int(v) for k, v in log["fault"].value_counts().items() if v},
+               "route_errors": dict(counters.counts), "examples": counters.examples})
+    conn.close()
+
+
 def run_soak(duration_s: float, *, max_cycles: int = 10_000, fault_rate: float = 0.2, interval_s: float = 1.0,
              bench_requests: int = 12, seed: int = 0, progress: bool = True) -> dict[str, Any]:
     """Run the soak and return the report dict (also what ``main`` writes as JSON)."""
@@ -120,11 +143,14 @@ def run_soak(duration_s: float, *, max_cycles: int = 10_000, fault_rate: float =
     work = Path(tempfile.mkdtemp(prefix="vtk-soak-"))
     store_url = f"sqlite:///{work / 'soak.sqlite'}"
 
-    per = fault_rate / 4  # 20 %: split over 429, 500/502/503 (and resets on /v2)
-    sb = vt.Sandbox(seed=seed, rate_limit=SANDBOX_RATE_LIMIT, inference={"time_scale": 0.1}).start()
-    sb.set_faults("/v2/*", p429=per, p500=per / 2, p502=per / 2, p503=per, reset=per, retry_after_s=1, seed=seed)
-    sb.set_faults("/v1/*", p429=per, p500=per, p502=per, p503=per, retry_after_s=1, seed=seed + 1)
-    settings = sb.settings()
+    ctx = multiprocessing.get_context("spawn")
+    parent_conn, child_conn = ctx.Pipe()
+    child = ctx.Process(target=_sandbox_child, args=(child_conn, seed, fault_rate), name="soak-sandbox", daemon=True)
+    child.start()
+    if not parent_conn.poll(120):
+        child.kill()
+        raise RuntimeError("the sandbox process did not start within 120 s")
+    settings = vt.Settings(_env_file=None, **parent_conn.recv())
 
     rss: list[tuple[float, int]] = [(0.0, _rss())]
     stop_sampler = threading.Event()
@@ -180,15 +206,16 @@ def run_soak(duration_s: float, *, max_cycles: int = 10_000, fault_rate: float =
                 print(f"[{time.monotonic() - t0:6.0f}s] cycle {cycles}: {len(snapshots)} snapshots, "
                       f"{bench_runs} benchmarks, rss {_rss() / 2**20:.0f} MiB", file=sys.stderr, flush=True)
     finally:
+        # Steady-state memory, measured while everything is still alive: what a long-running kernel holds.
+        gc.collect()
+        final = (time.monotonic() - t0, _rss())
+        stop_sampler.set()
         monitor.stop()
         mon_stats = monitor.close()
         client.close()
-        gc.collect()
-        time.sleep(2.1)  # one more sampler tick after the collection
-        stop_sampler.set()
-        final = (time.monotonic() - t0, _rss())
-        log = sb.requests_log()
-        sb.stop()
+        parent_conn.send("stop")
+        served = parent_conn.recv() if parent_conn.poll(60) else {}
+        child.join(30)
 
     # ---- lost samples ---------------------------------------------------------------------------------------
     history = store.health_history(monitor_ids=["soak"])
@@ -204,9 +231,13 @@ def run_soak(duration_s: float, *, max_cycles: int = 10_000, fault_rate: float =
     store.close()
 
     # ---- rate limit ------------------------------------------------------------------------------------------
-    v2 = log[log["path"].astype(str).str.startswith("/v2")]
-    over, busiest = _windows_over(v2["t_mono"].to_numpy(dtype=float), SANDBOX_RATE_LIMIT)
-    faults = {str(k): int(v) for k, v in log["fault"].value_counts().items() if v}
+    over, busiest = _windows_over(np.asarray(served.get("v2_t_mono", []), dtype=float), SANDBOX_RATE_LIMIT)
+    faults = served.get("faults", {})
+    for kind, n in served.get("route_errors", {}).items():
+        counters.counts[kind] += n
+    counters.examples.extend(served.get("examples", []))
+    if not served:
+        counters.add("sandbox_process", "the sandbox process did not report its request log")
 
     base = baseline or rss[min(len(rss) - 1, 1)]
     growth = (final[1] - base[1]) / base[1]
@@ -216,7 +247,8 @@ def run_soak(duration_s: float, *, max_cycles: int = 10_000, fault_rate: float =
         "duration_s": round(final[0], 1),
         "cycles": cycles,
         "fault_rate": fault_rate,
-        "requests": {"total": len(log), "v2": len(v2), "v1": len(log) - len(v2), "by_fault": faults},
+        "requests": {"total": served.get("total", 0), "v2": served.get("v2", 0),
+                     "v1": served.get("total", 0) - served.get("v2", 0), "by_fault": faults},
         "health": {"ticks": int(mon_stats.get("ticks", 0)), "produced": produced, "stored": stored_samples,
                    "flush_failures": int(mon_stats.get("flush_failures", 0))},
         "snapshots": {"saved": len(snapshots), "resource_errors": snapshot_errors},
