@@ -15,12 +15,14 @@ from pathlib import Path
 from typing import Any
 
 MARK = "CANARY"
-API_KEY = "sk-CANARY-api-5d1f0c9e71"
-INFERENCE_KEY = "sk-CANARY-inf-7b2e44a1c3"
-PG_PASSWORD = "sk-CANARY-pg-93ac11f0"
-VALKEY_PASSWORD = "sk-CANARY-vk-61f0de2b"
-SERVICE_TOKEN = "sk-CANARY-svc-0a9b8c7d"
-WRONG_KEY = "sk-CANARY-wrong-3e3e3e3e"
+# Shaped like the real thing, NOT like ``sk-...`` keys: the redactor masks ``sk-`` strings by pattern, which would
+# hide a leak of a value the toolkit failed to register. Vultr API keys are 36 upper-case letters and digits.
+API_KEY = "CANARYAPIKEY5D1F0C9E71A2B3C4D5E6F7G8"
+INFERENCE_KEY = "CANARYINFKEY7B2E44A1C3D4E5F6A7B8C9D0"
+PG_PASSWORD = "pgCANARYpass93ac11f0"
+VALKEY_PASSWORD = "vkCANARYpass61f0de2b"
+SERVICE_TOKEN = "svcCANARYtoken0a9b8c7d"
+WRONG_KEY = "WRONGCANARYKEY3E3E3E3E3E3E3E3E3E3E3E"
 ALL = (API_KEY, INFERENCE_KEY, PG_PASSWORD, VALKEY_PASSWORD, SERVICE_TOKEN, WRONG_KEY)
 
 

@@ -27,12 +27,12 @@ ENV = [*Settings.ENV_NAMES.values(), "VULTR_MANAGEMENT_API_KEY"]
 env_text = st.one_of(
     st.text(alphabet=st.characters(blacklist_characters="\x00", blacklist_categories=["Cs"]), max_size=40),
     st.sampled_from(["0", "-1", "nan", "inf", "-inf", "1e400", "20", " 20 ", "true", "http://", "https://h",
-                     "ftp://x", "redis://:sk-CANARY-pw@127.0.0.1:1/0", "postgresql://u:sk-CANARY-pw@h/db",
+                     "ftp://x", "redis://:pwCANARYpw@127.0.0.1:1/0", "postgresql://u:pwCANARYpw@h/db",
                      "postgres://", "sqlite:///x.db", "unix:///tmp/s", "rediss://h", "valkey://", "http://[::1",
                      "https://h:99999/v2", "http://h:-1"]),
     # canary-marked values: wherever they land (a key, a URL, a number field), they must never be echoed
-    st.text(max_size=8).map(lambda t: "sk-CANARY-" + t.replace("\x00", "")),
-    st.text(max_size=8).map(lambda t: "postgresql://u:sk-CANARY-" + t.replace("\x00", "") + "@h/db"),
+    st.text(max_size=8).map(lambda t: "keyCANARY" + t.replace("\x00", "")),
+    st.text(max_size=8).map(lambda t: "postgresql://u:pwCANARY" + t.replace("\x00", "") + "@h/db"),
 )
 
 
@@ -62,14 +62,14 @@ def test_any_env_value_gives_settings_or_a_config_error(values: dict[str, str]) 
         except ConfigError as e:
             msg = str(e)
             assert any(var in msg for var in values) or "VULTR" in msg
-            assert "sk-CANARY" not in msg, "a value leaked into the error message"
+            assert "CANARY" not in msg, "a value leaked into the error message"
             return
     # Accepted: every numeric limit is usable, URLs are http(s), secrets are hidden in the repr.
     assert s.rate_limit > 0 and s.timeout_s > 0 and s.rate_burst >= 1
     assert s.api_url.lower().startswith(("http://", "https://"))
     text = repr(s)
     if not any("CANARY" in v for k, v in values.items() if k in ("VULTR_API_URL", "VULTR_INFERENCE_URL")):
-        assert "sk-CANARY" not in text  # secrets show as fingerprints / redacted URLs only
+        assert "CANARY" not in text  # secrets show as fingerprints / redacted URLs only
 
 
 # ---- cache envelope ------------------------------------------------------------------------------------------
