@@ -5,6 +5,10 @@ One cluster for the module (start-up is the expensive part); small loads on the 
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
+import time
 import warnings
 from collections.abc import Iterator
 from typing import Any
@@ -173,3 +177,29 @@ def test_scheduler_address_and_worker_subset(sandbox: vt.Sandbox, dask_client: A
         from vultr_toolkit.bench.distributed import pick_workers
 
         pick_workers(dask_client, 5, wait_s=0.5)
+
+
+def test_a_worker_leaving_mid_run_fails_clearly(sandbox: vt.Sandbox, emu: InferenceEmulator) -> None:
+    # its own small cluster: the module's must keep both workers for the other tests
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                           dashboard_address=None, host="127.0.0.1")
+    with cluster, distributed.Client(cluster, set_as_default=False) as client:
+        doomed = sorted(client.scheduler_info()["workers"])[1]
+        pid = client.run(os.getpid, workers=[doomed])[doomed]
+
+        def kill_later() -> None:
+            time.sleep(1.5)
+            os.kill(pid, signal.SIGKILL)   # the worker process crashes mid-level
+
+        threading.Thread(target=kill_later, daemon=True).start()
+        t0 = time.monotonic()
+        with pytest.raises(RuntimeError, match="left the cluster"):
+            vt.bench.run(sandbox, model=MODEL, rate=10.0, duration_s=30.0, max_tokens=4, progress=False,
+                         cluster=client)
+        assert time.monotonic() - t0 < 25   # it fails when the worker goes, not after the level's 30 s
+        # and the surviving worker stopped sending too (it would send 5 requests/s until the level's end)
+        sent = emu.chat_requests
+        time.sleep(1.0)
+        assert emu.chat_requests == sent

@@ -36,6 +36,7 @@ Example::
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import dataclasses
 import gc
@@ -131,6 +132,7 @@ class _ShardRunner:
         self._thread = threading.Thread(target=self.loop.run_forever, name="vultr-toolkit-shard", daemon=True)
         self._thread.start()
         self.session: Any = None
+        self._current: concurrent.futures.Future[Any] | None = None  # the level running now (for abort)
         gc.collect()
         gc.freeze()  # as the engine's worker processes: keep the collector from scanning old objects mid-stream
 
@@ -138,7 +140,17 @@ class _ShardRunner:
         async def wrapped() -> T:
             return await factory()
 
-        return asyncio.run_coroutine_threadsafe(wrapped(), self.loop).result()
+        fut = asyncio.run_coroutine_threadsafe(wrapped(), self.loop)
+        self._current = fut
+        try:
+            return fut.result()
+        finally:
+            self._current = None
+
+    def abort(self) -> bool:
+        """Cancel the running level (the client gave up on the run): stop sending now, not at the level's end."""
+        fut = self._current
+        return bool(fut is not None and fut.cancel())
 
     def level(self, cfg: EngineConfig, level: Level, level_index: int, shard: int, shards: int, start_ns: int,
               offsets_ns: Sequence[int], warmup: int, first_rid: int) -> LevelOutput:
@@ -192,6 +204,11 @@ def _shard_level(token: str, cfg: EngineConfig, plan: Plan, level: Level, level_
                                      warmup, first_rid)
     shift_records(rows, chunks, skew_ns)
     return rows, chunks, cpu
+
+
+def _shard_abort(token: str) -> bool:
+    runner = _RUNNERS.get(token)
+    return runner.abort() if runner is not None else False
 
 
 def _shard_close(token: str) -> bool:
@@ -348,19 +365,39 @@ def run_plan_on_cluster(cfg: EngineConfig, plan: Plan, cluster: Any, *, workers:
                     info["clock_rtt_ms"].append([c.rtt_ns / 1e6 for c in clocks])
                     level_rows.append(_level_row(index, level, start, end, cpu, n))
         finally:
+            from distributed import wait
+
+            alive = client.scheduler_info().get("workers", {})  # a dead worker has nothing left to close
+            with contextlib.suppress(Exception):  # after a failure, the surviving shards stop sending at once
+                client.run(_shard_abort, token, workers=[a for a in addrs if a in alive])
             closing = [client.submit(_shard_close, token, workers=[a], allow_other_workers=False, pure=False,
-                                     key=f"vtk-bench-{token}-close-W{w}") for w, a in enumerate(addrs)]
-            with contextlib.suppress(Exception):  # a dead worker has nothing left to close
-                client.gather(closing)
+                                     key=f"vtk-bench-{token}-close-W{w}") for w, a in enumerate(addrs) if a in alive]
+            with contextlib.suppress(Exception):
+                wait(closing, timeout=10)
+            client.cancel(closing)
         if progress is not None:
             progress[0] = len(rows)
         return rows, chunks, level_rows, info
 
 
-def _wait(client: Any, futs: Sequence[Any], addrs: Sequence[str], token: str, progress: Any) -> None:
-    """Wait for a level's shard tasks, polling the workers' request counters for the progress bar."""
+def _wait(client: Any, futs: Sequence[Any], addrs: Sequence[str], token: str, progress: Any,
+          poll_s: float = 1.0) -> None:
+    """Wait for a level's shard tasks, polling the workers' request counters for the progress bar.
+
+    A task pinned to a worker that left the cluster would wait forever for it: fail instead, naming the worker.
+    """
+    last_poll = time.monotonic()
     while not all(f.done() for f in futs):
-        time.sleep(0.25)
+        time.sleep(0.05)
+        if time.monotonic() - last_poll < poll_s:
+            continue
+        last_poll = time.monotonic()
+        alive = client.scheduler_info().get("workers", {})
+        gone = [a for a in addrs if a not in alive]
+        if gone:
+            client.cancel(list(futs))
+            raise RuntimeError(f"Dask worker(s) {gone} left the cluster during the benchmark; their shard's "
+                               "records are lost. Rerun on a stable cluster (or with fewer workers=)")
         if progress is not None:
             with contextlib.suppress(Exception):  # progress is cosmetic; a failed poll must not fail the run
                 counts: Mapping[str, int] = client.run(_shard_progress, token, workers=list(addrs))
