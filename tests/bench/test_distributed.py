@@ -5,6 +5,8 @@ One cluster for the module (start-up is the expensive part); small loads on the 
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import signal
 import threading
@@ -203,3 +205,29 @@ def test_a_worker_leaving_mid_run_fails_clearly(sandbox: vt.Sandbox, emu: Infere
         sent = emu.chat_requests
         time.sleep(1.0)
         assert emu.chat_requests == sent
+
+
+def test_arun_inside_a_running_loop_and_the_result_round_trips(sandbox: vt.Sandbox, dask_client: Any,
+                                                                tmp_path: Any) -> None:
+    async def notebook_cell() -> vt.bench.BenchmarkResult:   # as in Jupyter: a loop is already running
+        return await vt.bench.arun(sandbox, model=MODEL, concurrency=2, requests=4, max_tokens=4, progress=False,
+                                   cluster=dask_client)
+
+    res = asyncio.run(notebook_cell())
+    assert len(res.requests) == 4 and sorted(res.requests["worker"].tolist()) == [0, 0, 1, 1]
+    store = vt.store.HistoryStore(f"sqlite:///{tmp_path / 'h.sqlite'}")
+    back = store.load_benchmark(res.save(store))
+    assert back.meta["cluster"] == res.meta["cluster"]
+    pd.testing.assert_frame_equal(back.requests, res.requests)
+
+
+def test_the_inference_key_never_leaves_the_engine(sandbox: vt.Sandbox, dask_client: Any) -> None:
+    canary = "sk-CANARY-dask-5be1"
+    settings = sandbox.settings(inference_api_key=canary)
+    res = vt.bench.run(settings, model=MODEL, concurrency=2, requests=2, max_tokens=4, progress=False,
+                       cluster=dask_client)
+    assert set(res.requests["error_kind"].astype(str)) == {"http_4xx"}   # the key was sent (and refused)
+    shown = [repr(res), json.dumps(res.meta, default=str), res.requests.to_csv(), res.chunks.to_csv(),
+             json.dumps(dask_client.get_worker_logs(), default=str),
+             json.dumps(dask_client.get_scheduler_logs(), default=str)]
+    assert not any(canary in text for text in shown)
