@@ -19,7 +19,8 @@ This machine has 2 cores, shared by the emulator, the scheduler, the workers, th
 processes cannot show 4x here — the numbers show the orchestration's overhead and where one box saturates, not the
 scaling a real multi-machine cluster gets. The load average is recorded.
 
-Writes ``benchmarks/results/distributed.json`` and ``.md``. Takes ~2–4 minutes. Not part of the test suite.
+Writes ``benchmarks/results/distributed.json`` and ``.md``. Takes ~6 minutes (``--quick``: ~30 s; ``--render``
+re-renders the Markdown from the JSON). Not part of the test suite.
 
     .venv/bin/python benchmarks/distributed.py [--quick]
 """
