@@ -51,6 +51,7 @@ from typing import Any, Protocol
 
 from ._errors import ConfigError
 from ._redact import fingerprint, redact
+from ._tls import check_redis_url
 
 __all__ = [
     "Limiter",
@@ -274,7 +275,7 @@ class RedisRateLimiter:
             raise ConfigError("VULTR_TOOLKIT_LIMITER_URL needs redis-py: pip install 'vultr-toolkit[valkey]'") from None
         self._url_display = redact(url)
         # Fail fast rather than hang a notebook: the limiter is on every request's path.
-        self._redis = redis.Redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0)
+        self._redis = redis.Redis.from_url(check_redis_url(url), socket_timeout=2.0, socket_connect_timeout=2.0)
         self._script = self._redis.register_script(_LUA_RESERVE)
         self._confirm_script = self._redis.register_script(_LUA_CONFIRM)
         digest = hashlib.sha256(name.encode()).hexdigest()[:16]

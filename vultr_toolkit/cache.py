@@ -77,6 +77,7 @@ from urllib.parse import urlsplit, urlunsplit
 from ._cache_codec import InvalidEntry, decode_entry, encode_entry
 from ._errors import CacheError, ConfigError
 from ._redact import redact, redact_url, register_secret
+from ._tls import check_redis_url
 
 __all__ = ["Cache", "CacheStats"]
 
@@ -426,7 +427,7 @@ class _RedisStore:
         # of latency per call. One quick retry covers a stale pooled connection after a server restart.
         # Typed Any: redis-py's own annotations and the types-redis stubs disagree; our wrappers give the types.
         self.client: Any = client or redis.Redis.from_url(
-            url,
+            check_redis_url(url),
             socket_timeout=socket_timeout,
             socket_connect_timeout=socket_timeout,
             retry=Retry(FullJitterBackoff(cap=0.05, base=0.005), 1),
@@ -584,7 +585,7 @@ class _AsyncRedisStore:
         from redis.backoff import FullJitterBackoff
 
         self.client: Any = aredis.Redis.from_url(
-            url,
+            check_redis_url(url),
             socket_timeout=socket_timeout,
             socket_connect_timeout=socket_timeout,
             retry=Retry(FullJitterBackoff(cap=0.05, base=0.005), 1),

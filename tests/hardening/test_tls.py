@@ -81,3 +81,65 @@ def test_local_hosts() -> None:
     assert all(is_local_host(h) for h in ("", None, "localhost", "LOCALHOST", "127.0.0.1", "127.1.2.3", "::1",
                                           "[::1]", "/var/run/postgresql"))
     assert not any(is_local_host(h) for h in ("10.0.0.5", "db.example.com", "::2", "localhost.example.com"))
+
+
+# ---- wired in where connections are made (no connection is opened: engines and redis clients are lazy) --------
+# 192.0.2.0/24 is TEST-NET-1 (RFC 5737): non-local, never routed, so nothing could leave the machine anyway.
+REMOTE = "192.0.2.10"
+
+
+def test_history_store_engine_raises_sslmode_for_a_remote_host_and_keeps_local_ones(pg_url: str) -> None:
+    from vultr_toolkit.store.engine import create_store_engine
+
+    remote = create_store_engine(f"postgresql://app:p%40ss@{REMOTE}:5432/prod")
+    assert remote.url.query.get("sslmode") == "require"
+    assert remote.url.password == "p@ss" and remote.url.host == REMOTE  # the rest of the URL is intact
+    local = create_store_engine(pg_url)
+    assert "sslmode" not in local.url.query
+    with local.connect():  # and the local test server still accepts the (plaintext) connection
+        pass
+    remote.dispose()
+    local.dispose()
+
+
+def test_cache_and_limiter_warn_when_rediss_verification_is_off() -> None:
+    from vultr_toolkit._ratelimit import RedisRateLimiter
+
+    url = f"rediss://:pw@{REMOTE}:6380/0?ssl_cert_reqs=none"
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        cache = __import__("vultr_toolkit").Cache(url)
+        RedisRateLimiter(url, name="tls-test", rate=5)
+    msgs = _tls_warnings(rec)
+    assert len(msgs) == 2 and all("verification is OFF" in m and REMOTE in m for m in msgs), msgs
+    close = getattr(cache, "close", None)
+    if callable(close):
+        close()
+
+
+def test_cache_on_local_valkey_does_not_warn(valkey_url: str) -> None:
+    import vultr_toolkit as vt
+
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        cache = vt.Cache(valkey_url)
+        cache.set("k", 1)
+        assert cache.get("k") == 1
+    assert _tls_warnings(rec) == []
+    cache.close()
+
+
+def test_http_verification_off_needs_allow_insecure_and_warns_each_time() -> None:
+    import vultr_toolkit as vt
+
+    s = vt.Settings(_env_file=None, api_key="CANARYTLSKEY000000000000000000000000",
+                    api_url=f"https://{REMOTE}/v2")
+    with pytest.raises(vt.ConfigError, match="allow_insecure"):
+        vt.Client(s, verify=False)
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        for _ in range(2):
+            with vt.Client(s, verify=False, allow_insecure=True) as c:
+                c.management  # noqa: B018 - building the HTTP core is what warns
+    off = [str(w.message) for w in rec if "verification is OFF" in str(w.message)]
+    assert len(off) >= 2 and not any("CANARY" in m for m in off)

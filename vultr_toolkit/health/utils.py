@@ -25,6 +25,7 @@ import pandas as pd
 from .._errors import ConfigError
 from .._redact import redact
 from .._settings import DEFAULT_INFERENCE_URL, Settings
+from .._tls import check_redis_url, secure_postgres_url
 from .monitor import HealthMonitor
 from .probes import DEFAULT_TIMEOUT_S, Probe, classify
 
@@ -128,7 +129,7 @@ def _postgres_steps(url: str, timeout_s: float) -> tuple[list[Step], Callable[[]
 
     from .._settings import normalize_db_url
 
-    engine = sa.create_engine(normalize_db_url(url), poolclass=sa.pool.NullPool,
+    engine = sa.create_engine(secure_postgres_url(normalize_db_url(url)), poolclass=sa.pool.NullPool,
                               connect_args={"connect_timeout": max(2, math.ceil(timeout_s))})
     state: dict[str, Any] = {}
     token = secrets.token_hex(8)
@@ -170,7 +171,8 @@ def _valkey_steps(url: str, timeout_s: float) -> tuple[list[Step], Callable[[], 
     from redis.backoff import NoBackoff
     from redis.retry import Retry
 
-    client = redis.Redis.from_url(url.replace("valkey://", "redis://", 1).replace("valkeys://", "rediss://", 1),
+    client = redis.Redis.from_url(check_redis_url(url.replace("valkey://", "redis://", 1)
+                                                  .replace("valkeys://", "rediss://", 1)),
                                   socket_timeout=timeout_s, socket_connect_timeout=timeout_s,
                                   retry=Retry(NoBackoff(), 0))
     key = f"vtk:selftest:{secrets.token_hex(8)}"

@@ -18,6 +18,7 @@ from sqlalchemy.engine import URL, Engine, make_url
 from .._errors import ConfigError
 from .._redact import redact_url, register_secret
 from .._settings import normalize_db_url
+from .._tls import secure_postgres_url
 
 __all__ = ["SQLITE_BUSY_TIMEOUT_MS", "create_store_engine", "display_url"]
 
@@ -81,6 +82,8 @@ def create_store_engine(url: str | URL, **engine_kw: Any) -> Engine:
     if backend == "postgresql":
         if u.get_driver_name() != "psycopg2":
             u = u.set(drivername="postgresql+psycopg2")
+        # TLS: sslmode raised to require for a non-local host (a weaker explicit mode warns); see _tls.
+        u = _parse(secure_postgres_url(u.render_as_string(hide_password=False)))
         connect_args = dict(engine_kw.pop("connect_args", {}))
         connect_args.setdefault("connect_timeout", PG_CONNECT_TIMEOUT_S)
         engine_kw.setdefault("pool_pre_ping", True)  # a restarted server leaves dead pooled connections behind
