@@ -49,7 +49,8 @@ SCENARIOS: dict[str, list[tuple[str, list[str], dict[str, str], bool | None]]] =
         ("health", ["health", "--count", "2", "--interval", "0.2"], {}, True),
         # exit status not asserted: it depends on which target the command counts as failing
         ("health-wrong-passwords", ["health", "--count", "1", "--interval", "0.2"],
-         {"VULTR_API_KEY": canary.WRONG_KEY, "VULTR_INFERENCE_API_KEY": canary.WRONG_KEY}, None),
+         {"VULTR_API_KEY": canary.WRONG_KEY, "VULTR_INFERENCE_API_KEY": canary.WRONG_KEY,
+          "VULTR_VALKEY_URL": "{valkey_wrong_url}"}, None),
     ],
     "bench": [("bench", ["bench", "--model", MODEL, "--concurrency", "1", "--requests", "3", "--max-tokens", "8",
                          "--no-progress"], {}, True),
@@ -84,7 +85,7 @@ def _cases() -> list[Any]:
 def _env(stack: CanaryStack, tmp: Path, extra: dict[str, str]) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("VULTR_")}
     env.update(stack.env(tmp))
-    env.update(extra)
+    env.update({k: v.replace("{valkey_wrong_url}", stack.valkey_wrong_url) for k, v in extra.items()})
     env["TMPDIR"] = str(tmp)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env["PYTHONUNBUFFERED"] = "1"
