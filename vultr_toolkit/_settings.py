@@ -50,6 +50,9 @@ __all__ = ["Settings", "default_store_url", "normalize_db_url"]
 DEFAULT_API_URL = "https://api.vultr.com/v2"
 DEFAULT_INFERENCE_URL = "https://api.vultrinference.com/v1"
 
+MAX_RATE_LIMIT = 10_000.0
+MAX_TIMEOUT_S = 86_400.0
+
 _STORE_SCHEMES = ("sqlite", "sqlite+pysqlite", "postgresql", "postgresql+psycopg2", "postgres")
 _VALKEY_SCHEMES = ("redis", "rediss", "valkey", "valkeys", "unix")
 
@@ -85,6 +88,10 @@ def _check_http_url(value: str, var: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"{var} must be an http(s) URL such as https://host/path, got a value with scheme "
                          f"{parts.scheme or 'none'!r}")
+    if parts.username is not None or parts.password is not None:
+        # A plain-str field would show it in every repr; keys go in the *_API_KEY variables (a Bearer header).
+        raise ValueError(f"{var} must not contain a user name or password; put the key in the matching "
+                         "*_API_KEY variable")
     return value.rstrip("/")
 
 
@@ -174,8 +181,9 @@ class Settings(BaseSettings):
     @field_validator("rate_limit")
     @classmethod
     def _rate(cls, v: float) -> float:
-        if not v > 0:
-            raise ValueError("must be a positive number of requests per second, e.g. 20")
+        # Bounded: inf or 1e308 validated once and then overflowed inside the limiter on the first request.
+        if not 0 < v <= MAX_RATE_LIMIT:
+            raise ValueError(f"must be a positive number of requests per second up to {MAX_RATE_LIMIT:g}, e.g. 20")
         return float(v)
 
     @field_validator("rate_burst")
@@ -188,8 +196,8 @@ class Settings(BaseSettings):
     @field_validator("timeout_s")
     @classmethod
     def _timeout(cls, v: float) -> float:
-        if not v > 0:
-            raise ValueError("must be a positive number of seconds")
+        if not 0 < v <= MAX_TIMEOUT_S:  # inf overflowed the deadline arithmetic on the first request
+            raise ValueError(f"must be a positive number of seconds up to {MAX_TIMEOUT_S:g}")
         return v
 
     @field_validator("store")
