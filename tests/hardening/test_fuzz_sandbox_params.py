@@ -109,3 +109,39 @@ def test_no_fuzz_request_hit_a_500(sb: Sandbox) -> None:
     log = sb.requests_log()
     assert len(log) > 0
     assert not (log["status"].fillna(599) >= 500).any()
+
+
+chat_values = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(-3, 2**70), st.floats(allow_nan=False, allow_infinity=False),
+              st.text(max_size=8),
+              st.sampled_from(["qwen3.8-27b", "glm-5.3-flash", "user", "system"])),
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(
+        st.sampled_from(["role", "content", "model", "max_tokens", "stream", "messages"]), inner, max_size=3)),
+    max_leaves=6)
+chat_bodies = st.fixed_dictionaries({}, optional={
+    "model": st.one_of(st.sampled_from(["qwen3.8-27b", "deepseek-v4.1-flash", "nope"]), chat_values),
+    "messages": st.one_of(st.just([{"role": "user", "content": "hi"}]), chat_values),
+    "max_tokens": st.one_of(st.integers(-2, 8), st.sampled_from([10**9, 2**63, 131073, True]), chat_values),
+    "max_completion_tokens": chat_values,
+    "stream": st.one_of(st.booleans(), chat_values),
+    "stream_options": chat_values,
+})
+
+
+@FUZZ
+@given(body=chat_bodies)
+@example(body={"model": "qwen3.8-27b", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 10**9})
+@example(body={"model": "qwen3.8-27b", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 2**63,
+               "stream": True})
+def test_chat_bodies_answer_json_errors_or_a_bounded_completion(sb: Sandbox, body: dict[str, object]) -> None:
+    """Any JSON body: 200 (a completion or a stream that ends) or a 4xx JSON error — never a 500, never a hang.
+
+    A huge ``max_tokens`` must be refused like the real API does past the model's context (the emulator used to
+    try to plan every one of 10**9 tokens).
+    """
+    with httpx2.Client(base_url=sb.inference_url, timeout=httpx2.Timeout(10.0),
+                       headers={"Authorization": f"Bearer {sb.inference_api_key}"}) as c:
+        r = c.post("/chat/completions", json=body)
+    assert r.status_code in (200, 400, 404, 422), (r.status_code, r.text[:200])
+    if r.status_code != 200:
+        assert isinstance(r.json(), dict)

@@ -328,8 +328,12 @@ class InferenceEmulator:
         if profile.output != "text":
             return web.json_response(error_envelope(400, f"Model {model!r} is not a chat model"), status=400)
         max_tokens = body.get("max_tokens", body.get("max_completion_tokens", self.options["default_max_tokens"]))
-        if not isinstance(max_tokens, int) or max_tokens <= 0:
+        if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens <= 0:
             return web.json_response(error_envelope(400, "'max_tokens' must be a positive integer"), status=400)
+        if max_tokens > profile.context_length:
+            # Like the real API; without it a max_tokens of 10**9 made the plan allocate 10**9 tokens (a 500/OOM).
+            return web.json_response(error_envelope(400, f"'max_tokens' exceeds the model's context length of "
+                                                         f"{profile.context_length} tokens"), status=400)
 
         self._requests += 1
         n = self._requests
