@@ -168,6 +168,7 @@ def run_soak(duration_s: float, *, max_cycles: int = 10_000, fault_rate: float =
 
     snapshots: list[str] = []
     snapshot_errors = 0
+    error_kinds: Counter[str] = Counter()
     bench_planned = bench_rows = bench_failed_rows = bench_runs = 0
     raised: Counter[str] = Counter()
     baseline: tuple[float, int] | None = None
@@ -179,6 +180,9 @@ def run_soak(duration_s: float, *, max_cycles: int = 10_000, fault_rate: float =
             try:
                 snap = client.inventory.snapshot(progress=False)
                 snapshot_errors += len(snap.errors)
+                for resource, kind in zip(snap.errors["resource"].astype(str), snap.errors["error_kind"].astype(str),
+                                          strict=True):
+                    error_kinds[f"{resource}:{kind}"] += 1
                 snapshots.append(snap.save(store))
             except VultrToolkitError as e:
                 raised[f"snapshot:{type(e).__name__}"] += 1
@@ -251,7 +255,8 @@ def run_soak(duration_s: float, *, max_cycles: int = 10_000, fault_rate: float =
                      "v1": served.get("total", 0) - served.get("v2", 0), "by_fault": faults},
         "health": {"ticks": int(mon_stats.get("ticks", 0)), "produced": produced, "stored": stored_samples,
                    "flush_failures": int(mon_stats.get("flush_failures", 0))},
-        "snapshots": {"saved": len(snapshots), "resource_errors": snapshot_errors},
+        "snapshots": {"saved": len(snapshots), "resource_errors": snapshot_errors,
+                      "resource_errors_by_kind": dict(error_kinds.most_common())},
         "benchmark": {"runs": bench_runs, "planned_requests": bench_planned, "rows": bench_rows,
                       "failed_rows": bench_failed_rows},
         "raised_typed": dict(raised),
