@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -18,6 +19,7 @@ from hypothesis import strategies as st
 
 from vultr_toolkit._cache_codec import Entry, InvalidEntry, decode_entry, encode_entry
 from vultr_toolkit._errors import ConfigError
+from vultr_toolkit._ratelimit import RateLimiter
 from vultr_toolkit._settings import Settings
 
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -55,6 +57,8 @@ def _env(values: dict[str, str]) -> Iterator[None]:
 @example(values={"VULTR_API_URL": "http://[::1"})
 @example(values={"VULTR_API_URL": "https://h:99999/v2"})
 @example(values={"VULTR_TOOLKIT_RATE_LIMIT": "nan"})
+@example(values={"VULTR_TOOLKIT_RATE_LIMIT": "inf", "VULTR_TOOLKIT_TIMEOUT": "1e308"})
+@example(values={"VULTR_TOOLKIT_RATE_LIMIT": "1e308", "VULTR_TOOLKIT_RATE_BURST": "1000000000000"})
 def test_any_env_value_gives_settings_or_a_config_error(values: dict[str, str]) -> None:
     with _env(values):
         try:
@@ -66,6 +70,12 @@ def test_any_env_value_gives_settings_or_a_config_error(values: dict[str, str]) 
             return
     # Accepted: every numeric limit is usable, URLs are http(s), secrets are hidden in the repr.
     assert s.rate_limit > 0 and s.timeout_s > 0 and s.rate_burst >= 1
+    # Accepted numbers must be usable: the limiter built from them hands out finite waits (inf used to pass here
+    # and overflow on the first request).
+    limiter = RateLimiter(rate=s.rate_limit, burst=s.rate_burst)
+    waits = [limiter.reserve() for _ in range(3)]
+    assert all(math.isfinite(w) and w >= 0 for w in waits)
+    assert math.isfinite(s.timeout_s)
     assert s.api_url.lower().startswith(("http://", "https://"))
     text = repr(s)
     if not any("CANARY" in v for k, v in values.items() if k in ("VULTR_API_URL", "VULTR_INFERENCE_URL")):
