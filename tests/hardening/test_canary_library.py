@@ -68,6 +68,12 @@ def _scan_exc(f: canary.Findings, where: str, exc: BaseException) -> None:
     f.text(f"traceback {where}", "".join(traceback.format_exception(exc)))
     # Cause/context chains and attributes, as a debugger or a verbose traceback would show them.
     f.text(f"exception vars {where}", repr(vars(exc)) if hasattr(exc, "__dict__") else "")
+    # IPython's %xmode Verbose: every frame's local variables, the classic notebook leak (research §6).
+    from IPython.core.ultratb import VerboseTB
+
+    verbose = VerboseTB(theme_name="nocolor").text(type(exc), exc, exc.__traceback__)
+    assert "Traceback" in verbose or len(verbose) > 200
+    f.text(f"verbose traceback {where}", verbose)
 
 
 def test_library_tour_leaks_no_canary(canary_stack: CanaryStack, tmp_path: Path, debug_log: io.StringIO,
