@@ -143,3 +143,19 @@ def test_http_verification_off_needs_allow_insecure_and_warns_each_time() -> Non
                 c.management  # noqa: B018 - building the HTTP core is what warns
     off = [str(w.message) for w in rec if "verification is OFF" in str(w.message)]
     assert len(off) >= 2 and not any("CANARY" in m for m in off)
+
+
+def test_health_probes_apply_the_tls_defaults() -> None:
+    """The probes build their engine/client lazily on first use; build them (no connection is made) and look."""
+    from vultr_toolkit.health.probes import PostgresProbe, ValkeyProbe
+
+    pg = PostgresProbe(f"postgresql://app:pw@{REMOTE}:5432/prod")
+    engine = pg._get_engine()
+    assert engine.url.query.get("sslmode") == "require" and engine.url.password == "pw"
+    pg.close()
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        vk = ValkeyProbe(f"rediss://:pw@{REMOTE}:6380/0?ssl_cert_reqs=none")
+        vk._get_client()
+    assert any("verification is OFF" in m for m in _tls_warnings(rec))
+    vk.close()

@@ -50,6 +50,7 @@ from urllib.parse import urlsplit, urlunsplit
 from .._errors import APIError, ConfigError, error_kind
 from .._redact import redact, redact_obj, register_secret
 from .._settings import Settings, normalize_db_url
+from .._tls import check_redis_url, secure_postgres_url
 from ..store.schema import new_sample_id, to_epoch_us
 
 __all__ = [
@@ -327,7 +328,7 @@ class PostgresProbe(Probe):
                 import sqlalchemy as sa
 
                 self._engine = sa.create_engine(
-                    self._url, pool_size=1, max_overflow=2, pool_pre_ping=True,
+                    secure_postgres_url(self._url), pool_size=1, max_overflow=2, pool_pre_ping=True,
                     pool_timeout=self.timeout_s,
                     # libpq takes whole seconds and treats values below 2 as 2.
                     connect_args={"connect_timeout": max(2, math.ceil(self.timeout_s)),
@@ -478,7 +479,7 @@ class ValkeyProbe(Probe):
 
             url = self._url.replace("valkey://", "redis://", 1).replace("valkeys://", "rediss://", 1)
             # No automatic retries: a probe reports what one attempt saw, within its own deadline.
-            self._client = redis.Redis.from_url(url, socket_timeout=self.timeout_s,
+            self._client = redis.Redis.from_url(check_redis_url(url), socket_timeout=self.timeout_s,
                                                 socket_connect_timeout=self.timeout_s, retry=Retry(NoBackoff(), 0),
                                                 health_check_interval=0, client_name="vultr-toolkit-health")
         return self._client
