@@ -133,6 +133,10 @@ chat_bodies = st.fixed_dictionaries({}, optional={
 @example(body={"model": "qwen3.8-27b", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 10**9})
 @example(body={"model": "qwen3.8-27b", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 2**63,
                "stream": True})
+@example(body={"model": "qwen3.8-27b", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 1,
+               "stream": True, "stream_options": True})
+@example(body={"model": "qwen3.8-27b", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 1,
+               "stream": True, "stream_options": []})
 def test_chat_bodies_answer_json_errors_or_a_bounded_completion(sb: Sandbox, body: dict[str, object]) -> None:
     """Any JSON body: 200 (a completion or a stream that ends) or a 4xx JSON error — never a 500, never a hang.
 

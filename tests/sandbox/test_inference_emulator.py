@@ -104,6 +104,14 @@ def test_usage_chunk_only_with_include_usage_and_multi_token_chunks(http: httpx2
     assert [len(c.split()) for c in contents] == [3, 3, 1]          # tokens per chunk >= 1
 
 
+@pytest.mark.parametrize("bad", [True, [], "include_usage", 1])
+def test_stream_options_that_is_not_an_object_is_a_400(http: httpx2.Client, bad: object) -> None:
+    # Found by the chat-body fuzzer: a bool or list here was a 500 (the emulator called .get() on it).
+    r = http.post("/chat/completions", json=_body(stream=True, stream_options=bad))
+    assert r.status_code == 400
+    assert "stream_options" in r.json()["error"]["message"]
+
+
 def test_continuous_usage_stats(http: httpx2.Client) -> None:
     events = _stream(http, _body(stream_options={"include_usage": True, "continuous_usage_stats": True}))
     cumulative = [json.loads(e)["usage"]["completion_tokens"] for e in events[1:7]]

@@ -335,6 +335,11 @@ class InferenceEmulator:
             return web.json_response(error_envelope(400, f"'max_tokens' exceeds the model's context length of "
                                                          f"{profile.context_length} tokens"), status=400)
 
+        if body.get("stream_options") is not None and not isinstance(body["stream_options"], dict):
+            # OpenAI-compatible servers answer 400 here; the emulator used to call .get() on a bool and send a 500.
+            return web.json_response(error_envelope(400, "'stream_options' must be an object, e.g. "
+                                                         '{"include_usage": true}'), status=400)
+
         self._requests += 1
         n = self._requests
         fault = self._pick_fault(request, n)
