@@ -121,11 +121,20 @@ def test_inventory_with_env_config_and_failures(tmp_path: Path) -> None:
                  clean_env(VULTR_API_URL=sb.api_url, VULTR_API_KEY=sb.api_key))
         assert ok.returncode == 0 and len(json.loads(ok.stdout)) == 7
         bad_env = clean_env(VULTR_API_URL=sb.api_url, VULTR_API_KEY=CANARY_KEY)
-        lax = run(["inventory", "--view", "instances", "--no-progress"], tmp_path, bad_env)
-        strict = run(["inventory", "--view", "instances", "--strict", "--no-progress"], tmp_path, bad_env)
-    assert lax.returncode == 0 and "warning: instances could not be fetched (http_401)" in lax.stderr
-    assert strict.returncode == 1
-    no_canary(lax.stdout, lax.stderr, strict.stdout, strict.stderr)
+        nothing = run(["inventory", "--no-progress"], tmp_path, bad_env)
+        sb.set_faults("/v2/instances*", p500=1.0)
+        good_env = clean_env(VULTR_API_URL=sb.api_url, VULTR_API_KEY=sb.api_key)
+        lax = run(["inventory", "--no-progress", "--format", "json"], tmp_path, good_env)
+        strict = run(["inventory", "--no-progress", "--format", "json", "--strict"], tmp_path, good_env)
+    # A wrong key: every resource fails, so the empty table is an error (exit 1), not "you run nothing".
+    assert nothing.returncode == 1 and "warning: instances could not be fetched (http_401)" in nothing.stderr
+    assert "none of the account's resources could be fetched" in nothing.stderr
+    # One resource failing: the rest is printed; exit 0 unless --strict.
+    assert lax.returncode == 0 and "warning: instances could not be fetched (http_5xx)" in lax.stderr
+    rows = json.loads(lax.stdout)
+    assert rows and "instance" not in {r["resource_type"] for r in rows}
+    assert strict.returncode == 1 and json.loads(strict.stdout) == rows
+    no_canary(nothing.stdout, nothing.stderr, lax.stdout, lax.stderr, strict.stdout, strict.stderr)
 
 
 @pytest.mark.parametrize("args, words", [

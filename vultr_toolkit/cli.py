@@ -279,7 +279,15 @@ def _cmd_inventory(args: argparse.Namespace) -> int:
             else snap.frames.get(args.view)
         if view is not None:
             _emit(view, args.format, args.out)
-    return 1 if args.strict and len(snap.errors) else 0
+    failed = set(snap.errors["resource"].astype(str)) if len(snap.errors) else set()
+    # regions and plans are public catalogues that answer without a key; they do not say what you run.
+    fetched = set(snap.frames) - failed - {"regions", "plans"}
+    if failed and not fetched:
+        # Nothing of the account came back (a wrong or IP-restricted key, the API down): an empty table with
+        # exit 0 would read as "you run nothing", so this is a failure even without --strict.
+        _info("error: none of the account's resources could be fetched; see the warnings above")
+        return 1
+    return 1 if args.strict and failed else 0
 
 
 # --- health -------------------------------------------------------------------------------------------------------
