@@ -44,6 +44,9 @@ values = st.one_of(text, cursorish, st.integers(-(10**6), 10**30).map(str),
 @pytest.fixture(scope="module")
 def sb() -> Iterator[Sandbox]:
     with Sandbox(seed=0, rate_limit=None) as s:
+        # Real-time pacing would make a body without max_tokens (the 512-token default) take ~15 s, past the
+        # chat fuzzer's 10-s timeout: a slow test, not an emulator hang (no faults are configured here).
+        s.inference.configure(time_scale=0.02)
         yield s
 
 
