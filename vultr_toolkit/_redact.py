@@ -36,6 +36,8 @@ __all__ = [
     "redact_obj",
     "redact_url",
     "register_secret",
+    "register_url_passwords",
+    "url_passwords",
 ]
 
 MASK = "***"
@@ -130,7 +132,52 @@ def redact_url(url: str) -> str:
     >>> redact_url("redis://:s3cretpass@127.0.0.1:6379/0")
     'redis://:***@127.0.0.1:6379/0'
     """
-    return redact(url)
+    text = redact(url)
+    # The shapes stop a password at whitespace or '/', and urllib ends the authority at '?' or '#', but
+    # SQLAlchemy and libpq read a password up to '@' whatever it holds (control characters included). For a
+    # string known to be one URL, mask from the user's ':' to the last '@' — over-masking beats a leak.
+    return _URL_USERINFO.sub(r"\1" + MASK + r"\2", text)
+
+
+_URL_USERINFO = re.compile(r"^([a-z][a-z0-9+.-]*://[^:/@]*:)(?:.*)(@[^@]*)$", re.IGNORECASE | re.DOTALL)
+
+
+def url_passwords(url: str) -> set[str]:
+    """Every string a client library could take for the password in ``url`` (to register as secrets).
+
+    urllib ends the authority at ``?``/``#`` and splits at the last ``@``; SQLAlchemy reads the password up to the
+    first ``@``. Both readings are returned so that neither can leak.
+
+    >>> sorted(url_passwords("postgresql://u:p?ss@h/db"))
+    ['p?ss']
+    """
+    from urllib.parse import urlsplit
+
+    found: set[str] = set()
+    try:
+        if (pw := urlsplit(url).password):
+            found.add(pw)
+    except ValueError:  # a malformed port or IPv6 literal: the regex reading below still applies
+        pass
+    m = _SQLALCHEMY_USERINFO.match(url)
+    if m and m.group(1):
+        found.add(m.group(1))
+    return found
+
+
+def register_url_passwords(url: str) -> None:
+    """Register every reading of ``url``'s password (see :func:`url_passwords`) with :func:`register_secret`.
+
+    >>> register_url_passwords("redis://:a-long-password@h:6379/0")
+    >>> redact("auth failed for a-long-password")
+    'auth failed for ***'
+    """
+    for password in url_passwords(url):
+        register_secret(password)
+
+
+# SQLAlchemy's URL grammar: ``name://username[:password]@...`` with username ``[^:/]*`` and password ``[^@]*``.
+_SQLALCHEMY_USERINFO = re.compile(r"[\w+]+://[^:/]*:([^@]*)@", re.DOTALL)
 
 
 def fingerprint(secret: str | None) -> str:

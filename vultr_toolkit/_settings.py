@@ -43,7 +43,7 @@ from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_vali
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ._errors import ConfigError
-from ._redact import fingerprint, redact_url, register_secret
+from ._redact import fingerprint, redact_url, register_secret, register_url_passwords
 
 __all__ = ["Settings", "default_store_url", "normalize_db_url"]
 
@@ -157,7 +157,7 @@ class Settings(BaseSettings):
                 register_secret(key.get_secret_value())
         for url in (self.postgres_url, self.valkey_url, self.store, self.limiter_url):
             if url is not None:
-                _register_url_password(url.get_secret_value())
+                register_url_passwords(url.get_secret_value())
 
     # --- validators -------------------------------------------------------------------------------------------
     @field_validator("api_key", "inference_api_key", "postgres_url", "valkey_url", "store", "limiter_url",
@@ -267,9 +267,3 @@ class Settings(BaseSettings):
 
     def __repr_args__(self) -> Any:  # pydantic's rich/pretty printers
         return self._display()
-
-
-def _register_url_password(url: str) -> None:
-    parts = urlsplit(url)
-    if parts.password:
-        register_secret(parts.password)

@@ -76,7 +76,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from ._cache_codec import InvalidEntry, decode_entry, encode_entry
 from ._errors import CacheError, ConfigError
-from ._redact import redact, redact_url, register_secret
+from ._redact import redact, redact_url, register_url_passwords
 from ._tls import check_redis_url
 
 __all__ = ["Cache", "CacheStats"]
@@ -645,8 +645,7 @@ def _normalize_url(url: str) -> str:
             f"Cache url must be redis://, rediss://, valkey:// or valkeys:// (got {redact_url(url)!r}); "
             "use Cache() for the in-process backend"
         )
-    if parts.password:
-        register_secret(parts.password)
+    register_url_passwords(url)
     return urlunsplit((scheme, *parts[1:]))
 
 

@@ -244,6 +244,9 @@ def test_a_silent_postgres_server_is_a_timeout(silent_server: int) -> None:
 
 def test_display_target_and_classify() -> None:
     assert display_target("redis://:pw@127.0.0.1:6379/0?password=x") == "redis://127.0.0.1:6379/0"
+    # A '?' inside the password ended urllib's authority early: host "u", port "pw", and the fallback showed "pw".
+    assert display_target("postgresql://u:pwLEAK?x@db:5432/app") == "postgresql://u@db:5432/app"
+    assert display_target("redis://:a@bLEAK@host:6379/0") == "redis://host:6379/0"
     assert display_target("postgresql://u:pw@h:bad/db") == "postgresql://u@h:bad/db"
     assert classify(ConnectionRefusedError("nope")) == "connection"
     assert classify(ValueError("invalid literal for int()")) == "config"

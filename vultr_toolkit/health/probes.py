@@ -48,7 +48,7 @@ from typing import Any, ClassVar
 from urllib.parse import urlsplit, urlunsplit
 
 from .._errors import APIError, ConfigError, error_kind
-from .._redact import redact, redact_obj, register_secret
+from .._redact import redact, redact_obj, register_url_passwords
 from .._settings import Settings, normalize_db_url
 from .._tls import check_redis_url, secure_postgres_url
 from ..store.schema import new_sample_id, to_epoch_us
@@ -197,6 +197,9 @@ def display_target(url: str) -> str:
     >>> display_target("postgresql+psycopg2://app:pw@db.example:5432/prod?sslmode=require")
     'postgresql://app@db.example:5432/prod'
     """
+    # Drop the password first, reading it the widest way (up to the last '@'): urllib alone ends the authority
+    # at '?', so "u:pw?x@h" parsed as host "u", port "pw" and the fallback below showed the "pw".
+    url = _URL_PASSWORD.sub(r"\1@", url)
     try:
         parts = urlsplit(url)
         scheme = parts.scheme.split("+", 1)[0]
@@ -209,6 +212,9 @@ def display_target(url: str) -> str:
         return urlunsplit((scheme, netloc, parts.path, "", ""))
     except ValueError:  # malformed (e.g. a non-numeric port): show what we can, without the password
         return redact(re.sub(r"(://[^/@:]*):[^@/]*@", r"\1@", url.split("?", 1)[0]))
+
+
+_URL_PASSWORD = re.compile(r"^([a-z][a-z0-9+.-]*://[^:/@]*):.*@", re.IGNORECASE | re.DOTALL)
 
 
 # --- the base class --------------------------------------------------------------------------------------------------
@@ -314,9 +320,7 @@ class PostgresProbe(Probe):
                  connections_warn_ratio: float = CONNECTIONS_WARN_RATIO) -> None:
         super().__init__(url, timeout_s=timeout_s)
         self._url = normalize_db_url(url)
-        password = _password(url)
-        if password:
-            register_secret(password)
+        register_url_passwords(url)
         self.statement_timeout_s = min(statement_timeout_s, timeout_s)
         self.connections_warn_ratio = connections_warn_ratio
         self._engine: Any = None
@@ -378,13 +382,6 @@ def _pool_stats(engine: Any) -> dict[str, Any]:
     return {"pool_size": pool.size(), "pool_checked_out": pool.checkedout(), "pool_checked_in": pool.checkedin(),
             # overflow() starts at -pool_size; report connections opened beyond the pool instead
             "pool_overflow": max(0, pool.overflow())}
-
-
-def _password(url: str) -> str | None:
-    try:
-        return urlsplit(url).password
-    except ValueError:
-        return None
 
 
 # --- Valkey / Redis --------------------------------------------------------------------------------------------------
@@ -464,9 +461,7 @@ class ValkeyProbe(Probe):
     def __init__(self, url: str, *, timeout_s: float = DEFAULT_TIMEOUT_S, memory_warn_ratio: float = 0.9) -> None:
         super().__init__(url, timeout_s=timeout_s)
         self._url = url
-        password = _password(url)
-        if password:
-            register_secret(password)
+        register_url_passwords(url)
         self.memory_warn_ratio = memory_warn_ratio
         self._client: Any = None
         self._prev: ValkeyCounters | None = None
