@@ -266,6 +266,9 @@ def _dec_pandas(tag: str, d: dict[str, Any]) -> Any:
     if tag == "ts":
         return pd.Timestamp(d["v"]).as_unit(d["unit"])
     if tag == "ptd":
+        # Only an integer count of nanoseconds is ours; pandas would parse a string ("1 day") with a warning.
+        if not isinstance(d["ns"], int) or isinstance(d["ns"], bool):
+            raise InvalidEntry("a Timedelta entry must hold an integer 'ns'")
         return pd.Timedelta(d["ns"], unit="ns").as_unit(d["unit"])
     if tag == "df":
         index = _dec_index(d["index"])

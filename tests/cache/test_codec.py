@@ -116,6 +116,8 @@ def test_unserialisable_values_raise_type_error(bad: Any) -> None:
     b"", b"no newline", b"\nnot json", b"\n[1, 2]", b'\n{"d": 1}', b'\n{"v": 2, "d": 1}',
     b'\n{"v": 1, "d": {"__vt__": "nope"}}', b'\n{"v": 1, "d": 1, "exp": "soon"}', pickle.dumps({"a": 1}),
     b"\n\xff\xfe",
+    # A Timedelta entry whose 'ns' is text: pandas parsed "1 day" (with a warning) instead of refusing it.
+    b'\n{"v":1,"exp":null,"dl":null,"d":{"__vt__":"ptd","ns":"1 day","unit":"us"}}',
 ])
 def test_foreign_bytes_are_invalid_entries(raw: bytes) -> None:
     with pytest.raises(InvalidEntry):
