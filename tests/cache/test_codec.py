@@ -6,6 +6,7 @@ import datetime as dt
 import enum
 import pickle
 import uuid
+import warnings
 from decimal import Decimal
 from typing import Any
 
@@ -116,12 +117,15 @@ def test_unserialisable_values_raise_type_error(bad: Any) -> None:
     b"", b"no newline", b"\nnot json", b"\n[1, 2]", b'\n{"d": 1}', b'\n{"v": 2, "d": 1}',
     b'\n{"v": 1, "d": {"__vt__": "nope"}}', b'\n{"v": 1, "d": 1, "exp": "soon"}', pickle.dumps({"a": 1}),
     b"\n\xff\xfe",
-    # A Timedelta entry whose 'ns' is text: pandas parsed "1 day" (with a warning) instead of refusing it.
+    # A Timedelta entry whose 'ns' is text: refused, but only after pandas parsed it and warned (see below).
     b'\n{"v":1,"exp":null,"dl":null,"d":{"__vt__":"ptd","ns":"1 day","unit":"us"}}',
 ])
 def test_foreign_bytes_are_invalid_entries(raw: bytes) -> None:
-    with pytest.raises(InvalidEntry):
+    # Refused quietly: a foreign entry must not also print a pandas UserWarning into the user's notebook.
+    with warnings.catch_warnings(record=True) as caught, pytest.raises(InvalidEntry):
+        warnings.simplefilter("always")
         decode_entry(raw)
+    assert not caught, [str(w.message) for w in caught]
 
 
 def test_envelope_carries_xfetch_metadata_and_ignores_the_tag_header() -> None:
