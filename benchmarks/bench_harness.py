@@ -164,6 +164,10 @@ def timing_error(client: pd.DataFrame, server: pd.DataFrame, tokens: int) -> dic
         "err_mid_p50_ms": float(np.percentile(err_ms[mid], 50)) if mid.any() else float("nan"),
         "err_mid_p99_ms": float(np.percentile(err_ms[mid], 99)) if mid.any() else float("nan"),
         "server_lateness_p99_ms": float(np.percentile(late_ms, 99)),
+        # What actually flowed: frames the emulator sent per second of the level's send window. Past ~25k/s the
+        # single-core emulator falls behind its schedule (server late), so the nominal rate overstates it.
+        "delivered_chunks_per_s": float(len(server) / max(1e-9, (server["sent_ns"].max()
+                                                                  - server["sent_ns"].min()) / 1e9)),
     }
 
 
@@ -237,7 +241,7 @@ def main() -> None:
                     break
     best = {}
     for kind in ("toolkit", "vllm_style"):
-        ok = [r["chunk_rate_per_s"] for r in sweep if r["client"] == kind and r["err_p99_ms"] < 10.0]
+        ok = [r["delivered_chunks_per_s"] for r in sweep if r["client"] == kind and r["err_p99_ms"] < 10.0]
         best[kind] = max(ok) if ok else None
     out = {
         "what": "harness timing error = client arrival - server send (CLOCK_MONOTONIC), emulator in its own process",
@@ -281,8 +285,10 @@ def markdown(out: dict[str, Any]) -> str:
         f"{out['settings']['tokens']} tokens, streams in phase. Error = client arrival − server send stamp "
         "(same CLOCK_MONOTONIC), over every SSE frame; *mid* = frames 10…118 only. Each row is the median of "
         f"{out['timing_error'][0].get('repeats', 1)} repetitions (clients alternating); load average before/after "
-        f"{out['load_average_before_after']} — the 2-core machine was shared with other jobs, so *server late* "
-        "shows how much of the tail is machine contention rather than the client.",
+        f"{out['load_average_before_after']}"
+        + (" — the 2-core machine was shared with other jobs, so *server late* shows how much of the tail is "
+           "machine contention rather than the client." if max(out["load_average_before_after"]) >= 1.0
+           else " (a quiet machine). *Server late* = the emulator's own send stamp minus the frame's due time."),
         "",
         "| client | streams | chunks/s | error p50 (ms) | error p99 (ms) | mid p99 (ms) | max (ms) "
         "| server late p99 (ms) | client CPU % |",
@@ -293,15 +299,20 @@ def markdown(out: dict[str, Any]) -> str:
                      f"{r['err_p99_ms']:.3f} | {r['err_mid_p99_ms']:.3f} | {r['err_max_ms']:.1f} | "
                      f"{r['server_lateness_p99_ms']:.3f} | {r['client_cpu_pct']:.0f} |")
     lines += ["", "Targets (issue 5): " + "; ".join(targets) + ".", ""]
-    lines += ["", "Chunk-rate sweep (64 tokens per stream, 20 ms/token; stops at the first p99 ≥ 10 ms):", "",
-              "| client | streams | chunks/s | error p50 (ms) | error p99 (ms) | server late p99 (ms) | client CPU % |",
-              "|---|---:|---:|---:|---:|---:|---:|"]
+    lines += ["", "Chunk-rate sweep (64 tokens per stream, 20 ms/token; stops at the first p99 ≥ 10 ms). *Nominal* is "
+              "streams × 50/s; *delivered* is what the emulator actually sent per second (it falls behind its "
+              "schedule on its one core at high levels, see *server late*):", "",
+              "| client | streams | nominal chunks/s | delivered chunks/s | error p50 (ms) | error p99 (ms) "
+              "| server late p99 (ms) | client CPU % |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in out["chunk_rate_sweep"]:
-        lines.append(f"| {r['client']} | {r['streams']} | {r['chunk_rate_per_s']:.0f} | {r['err_p50_ms']:.3f} | "
+        lines.append(f"| {r['client']} | {r['streams']} | {r['chunk_rate_per_s']:.0f} | "
+                     f"{r.get('delivered_chunks_per_s', float('nan')):.0f} | {r['err_p50_ms']:.3f} | "
                      f"{r['err_p99_ms']:.3f} | {r['server_lateness_p99_ms']:.3f} | {r['client_cpu_pct']:.0f} |")
-    lines += ["", "Highest chunk rate with p99 timing error < 10 ms: "
+    lines += ["", "Highest delivered chunk rate with p99 timing error < 10 ms: "
               + ", ".join(f"{k}: {v:.0f}/s" if v else f"{k}: none" for k, v in out["max_chunk_rate_under_10ms"].items())
-              + " (bounded above by the sweep's largest level and by the single-core emulator).", ""]
+              + " (for the toolkit, bounded above by the sweep's largest level and by the single-core emulator, "
+              "not by the client).", ""]
     return "\n".join(lines)
 
 
