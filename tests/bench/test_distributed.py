@@ -20,7 +20,16 @@ import pandas as pd
 import pytest
 
 import vultr_toolkit as vt
-from vultr_toolkit.bench.distributed import ClockOffset, ntp_offset, run_plan_on_cluster, shift_records
+from vultr_toolkit.bench.distributed import (
+    ClockOffset,
+    WorkerLostError,
+    _explain_worker_loss,
+    estimate_offsets,
+    ntp_offset,
+    pick_workers,
+    run_plan_on_cluster,
+    shift_records,
+)
 from vultr_toolkit.bench.driver import _resolve
 from vultr_toolkit.bench.engine import _level_offsets
 from vultr_toolkit.bench.workload import build_plan
@@ -176,8 +185,6 @@ def test_scheduler_address_and_worker_subset(sandbox: vt.Sandbox, dask_client: A
     assert res.meta["cluster"]["scheduler"] == address and len(res.meta["cluster"]["workers"]) == 1
     assert res.requests["worker"].tolist() == [0, 0, 0] and set(res.requests["status"]) == {"ok"}
     with pytest.raises(vt.ConfigError, match="asked for 5"):
-        from vultr_toolkit.bench.distributed import pick_workers
-
         pick_workers(dask_client, 5, wait_s=0.5)
 
 
@@ -205,6 +212,24 @@ def test_a_worker_leaving_mid_run_fails_clearly(sandbox: vt.Sandbox, emu: Infere
         sent = emu.chat_requests
         time.sleep(1.0)
         assert emu.chat_requests == sent
+
+
+def test_a_worker_dying_during_the_clock_exchange_is_a_worker_lost_error() -> None:
+    # CI once killed the worker of the test above before its level started: the clock exchange then failed with
+    # a bare CommClosedError instead of saying which worker left.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                           dashboard_address=None, host="127.0.0.1")
+    with cluster, distributed.Client(cluster, set_as_default=False) as client:
+        addrs = pick_workers(client, 2)
+        with pytest.raises(ValueError, match="unrelated"), _explain_worker_loss(client, addrs, settle_s=0.2):
+            raise ValueError("unrelated")      # every worker alive: the error passes through unchanged
+        pid = client.run(os.getpid, workers=[addrs[1]])[addrs[1]]
+        os.kill(pid, signal.SIGKILL)
+        with pytest.raises(WorkerLostError, match="left the cluster") as info, _explain_worker_loss(client, addrs):
+            estimate_offsets(client, addrs, rounds=3)
+    assert addrs[1] in str(info.value) and addrs[0] not in str(info.value)
 
 
 def test_arun_inside_a_running_loop_and_the_result_round_trips(sandbox: vt.Sandbox, dask_client: Any,

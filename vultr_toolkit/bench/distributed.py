@@ -43,18 +43,28 @@ import gc
 import threading
 import time
 import uuid
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 import numpy as np
 
 from .._errors import ConfigError
 from .._version import __version__
-from .engine import EngineConfig, LevelOutput, _level_offsets, _level_row, _level_task, _session, new_loop
+from .engine import (
+    EngineConfig,
+    LevelOutput,
+    _level_offsets,
+    _level_row,
+    _level_task,
+    _session,
+    merge_shards,
+    new_loop,
+)
 from .workload import Level, Plan
 
 __all__ = [
     "ClockOffset",
+    "WorkerLostError",
     "arun_plan",
     "estimate_offsets",
     "ntp_offset",
@@ -338,32 +348,27 @@ def run_plan_on_cluster(cfg: EngineConfig, plan: Plan, cluster: Any, *, workers:
         level_rows: list[dict[str, Any]] = []
         next_rid = 0
         try:
-            for index, level in [(-1, plan.levels[0])] * bool(plan.warmup) + list(enumerate(plan.levels)):
-                offsets = _level_offsets(level, rng) if index >= 0 else []
-                warm = plan.warmup if index < 0 else 0
-                # Re-measured every level: clocks of different machines drift apart by ppm over a long run.
-                clocks = estimate_offsets(client, addrs, rounds=rounds, skew_ns=skews)
-                start = time.monotonic_ns() + int(start_delay_s * 1e9)
-                futs = [client.submit(_shard_level, token, cfg, plan, level, max(index, 0), w, n,
-                                      start + clocks[w].offset_ns, offsets, warm, next_rid, skews[w],
-                                      workers=[addr], allow_other_workers=False, pure=False,
-                                      key=f"vtk-bench-{token}-L{index}-W{w}")
-                        for w, addr in enumerate(addrs)]
-                _wait(client, futs, addrs, token, progress)
-                outs = client.gather(futs)
-                cpu = 0.0
-                end = start
-                for w, (r, c, cpu_w) in enumerate(outs):
-                    shift_records(r, c, -clocks[w].offset_ns)   # onto the client's clock before merging
-                    rows += r
-                    chunks += c
-                    cpu += cpu_w
-                    end = max([end, *(x["end_ns"] for x in r)])
-                next_rid = max([next_rid - 1, *(x["request_id"] for o in outs for x in o[0])]) + 1
-                if index >= 0:
-                    info["clock_offset_ms"].append([c.offset_ns / 1e6 for c in clocks])
-                    info["clock_rtt_ms"].append([c.rtt_ns / 1e6 for c in clocks])
-                    level_rows.append(_level_row(index, level, start, end, cpu, n))
+            with _explain_worker_loss(client, addrs):
+                for index, level in [(-1, plan.levels[0])] * bool(plan.warmup) + list(enumerate(plan.levels)):
+                    offsets = _level_offsets(level, rng) if index >= 0 else []
+                    warm = plan.warmup if index < 0 else 0
+                    # Re-measured every level: clocks of different machines drift apart by ppm over a long run.
+                    clocks = estimate_offsets(client, addrs, rounds=rounds, skew_ns=skews)
+                    start = time.monotonic_ns() + int(start_delay_s * 1e9)
+                    futs = [client.submit(_shard_level, token, cfg, plan, level, max(index, 0), w, n,
+                                          start + clocks[w].offset_ns, offsets, warm, next_rid, skews[w],
+                                          workers=[addr], allow_other_workers=False, pure=False,
+                                          key=f"vtk-bench-{token}-L{index}-W{w}")
+                            for w, addr in enumerate(addrs)]
+                    _wait(client, futs, addrs, token, progress)
+                    outs = client.gather(futs)
+                    for w, (r, c, _) in enumerate(outs):
+                        shift_records(r, c, -clocks[w].offset_ns)   # onto the client's clock before merging
+                    end, cpu, next_rid = merge_shards(outs, rows, chunks, start, next_rid)
+                    if index >= 0:
+                        info["clock_offset_ms"].append([c.offset_ns / 1e6 for c in clocks])
+                        info["clock_rtt_ms"].append([c.rtt_ns / 1e6 for c in clocks])
+                        level_rows.append(_level_row(index, level, start, end, cpu, n))
         finally:
             from distributed import wait
 
@@ -380,6 +385,43 @@ def run_plan_on_cluster(cfg: EngineConfig, plan: Plan, cluster: Any, *, workers:
         return rows, chunks, level_rows, info
 
 
+class WorkerLostError(RuntimeError):
+    """A Dask worker running a shard left the cluster: its records are lost, so the run fails."""
+
+    def __init__(self, gone: Sequence[str]) -> None:
+        super().__init__(f"Dask worker(s) {list(gone)} left the cluster during the benchmark; their shard's records "
+                         "are lost. Rerun on a stable cluster (or with fewer workers=)")
+
+
+def _gone(client: Any, addrs: Sequence[str]) -> list[str]:
+    alive = client.scheduler_info().get("workers", {})
+    return [a for a in addrs if a not in alive]
+
+
+@contextlib.contextmanager
+def _explain_worker_loss(client: Any, addrs: Sequence[str], settle_s: float = 5.0) -> Iterator[None]:
+    """Turn a comm error caused by a dead worker (e.g. during the clock exchange) into :class:`WorkerLostError`.
+
+    The scheduler needs a moment to notice a killed worker, so wait up to ``settle_s`` for it before deciding
+    that the error had another cause (then it propagates unchanged).
+    """
+    try:
+        yield
+    except (WorkerLostError, ConfigError):
+        raise
+    except Exception as exc:
+        deadline = time.monotonic() + settle_s
+        while True:
+            gone: list[str] = []
+            with contextlib.suppress(Exception):  # the scheduler itself may be unreachable: then exc stands
+                gone = _gone(client, addrs)
+            if gone:
+                raise WorkerLostError(gone) from exc
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.1)
+
+
 def _wait(client: Any, futs: Sequence[Any], addrs: Sequence[str], token: str, progress: Any,
           poll_s: float = 1.0) -> None:
     """Wait for a level's shard tasks, polling the workers' request counters for the progress bar.
@@ -392,12 +434,9 @@ def _wait(client: Any, futs: Sequence[Any], addrs: Sequence[str], token: str, pr
         if time.monotonic() - last_poll < poll_s:
             continue
         last_poll = time.monotonic()
-        alive = client.scheduler_info().get("workers", {})
-        gone = [a for a in addrs if a not in alive]
-        if gone:
+        if gone := _gone(client, addrs):
             client.cancel(list(futs))
-            raise RuntimeError(f"Dask worker(s) {gone} left the cluster during the benchmark; their shard's "
-                               "records are lost. Rerun on a stable cluster (or with fewer workers=)")
+            raise WorkerLostError(gone)
         if progress is not None:
             with contextlib.suppress(Exception):  # progress is cosmetic; a failed poll must not fail the run
                 counts: Mapping[str, int] = client.run(_shard_progress, token, workers=list(addrs))

@@ -368,12 +368,9 @@ async def run_plan(cfg: EngineConfig, plan: Plan, *, workers: int = 1,
                     offsets = _level_offsets(level, rng) if index >= 0 else []
                     start = time.monotonic_ns() + 1_000_000
                     warm = plan.warmup if index < 0 else 0
-                    r, c, cpu = await _level_task(session, cfg, plan, level, max(index, 0), 0, 1, start, offsets,
-                                                  progress, 0, warm, next_rid)
-                    end = max([x["end_ns"] for x in r], default=start)
-                    next_rid = max([next_rid - 1, *(x["request_id"] for x in r)]) + 1
-                    rows += r
-                    chunks += c
+                    out = await _level_task(session, cfg, plan, level, max(index, 0), 0, 1, start, offsets,
+                                            progress, 0, warm, next_rid)
+                    end, cpu, next_rid = merge_shards([out], rows, chunks, start, next_rid)
                     if index >= 0:
                         level_rows.append(_level_row(index, level, start, end, cpu, 1))
                         if on_level:
@@ -393,14 +390,7 @@ async def run_plan(cfg: EngineConfig, plan: Plan, *, workers: int = 1,
                     futs = [loop.run_in_executor(pool, _worker_level, cfg, plan, level, max(index, 0), w, workers,
                                                  start, offsets, warm, next_rid) for w in range(workers)]
                     outs = await asyncio.gather(*futs)
-                    cpu = 0.0
-                    end = start
-                    for r, c, cpu_w in outs:
-                        rows += r
-                        chunks += c
-                        cpu += cpu_w
-                        end = max([end, *(x["end_ns"] for x in r)])
-                    next_rid = max([next_rid - 1, *(x["request_id"] for o in outs for x in o[0])]) + 1
+                    end, cpu, next_rid = merge_shards(outs, rows, chunks, start, next_rid)
                     if index >= 0:
                         level_rows.append(_level_row(index, level, start, end, cpu, workers))
                         if on_level:
@@ -409,6 +399,24 @@ async def run_plan(cfg: EngineConfig, plan: Plan, *, workers: int = 1,
     finally:
         gc.unfreeze()
     return rows, chunks, level_rows
+
+
+def merge_shards(outs: Sequence[LevelOutput], rows: list[dict[str, Any]], chunks: list[Any], start_ns: int,
+                 next_rid: int) -> tuple[int, float, int]:
+    """Append each shard's records of one level to ``rows``/``chunks`` (in place).
+
+    Returns the level's end (the last request's ``end_ns``, or ``start_ns``), the shards' summed client CPU
+    seconds, and the next free request id. Shared by worker processes and Dask shards.
+    """
+    cpu = 0.0
+    end = start_ns
+    for r, c, cpu_w in outs:
+        rows += r
+        chunks += c
+        cpu += cpu_w
+        end = max([end, *(x["end_ns"] for x in r)])
+    next_rid = max([next_rid - 1, *(x["request_id"] for r, _, _ in outs for x in r)]) + 1
+    return end, cpu, next_rid
 
 
 @contextlib.contextmanager
