@@ -62,6 +62,7 @@ PG_CTL_WRAPPER = REPO_ROOT / "scripts" / "pg_ctl_as_postgres"
 LOCAL_VALKEY = REPO_ROOT / ".services" / "valkey" / "usr" / "bin" / "valkey-server"
 # Speed over durability: these clusters are thrown away.
 PG_FAST_OPTIONS = "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c listen_addresses=127.0.0.1"
+PG_DURABLE_OPTIONS = "-c listen_addresses=127.0.0.1"
 HOST = "127.0.0.1"
 
 
@@ -157,7 +158,9 @@ class PostgresServer:
             engine = sqlalchemy.create_engine(pg.url)
     """
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, *, durable: bool = False) -> None:
+        """``durable=True`` keeps PostgreSQL's crash-safety defaults (fsync, full-page writes, synchronous
+        commit) for benchmarks that quote production-like numbers; tests use the fast, unsafe settings."""
         from pytest_postgresql.executors import PostgreSQLExecutor
 
         self.binary = find_pg_ctl()
@@ -177,7 +180,7 @@ class PostgresServer:
             startparams="-w",
             dbname="postgres",
             user=self.user,
-            postgres_options=PG_FAST_OPTIONS,
+            postgres_options=PG_DURABLE_OPTIONS if durable else PG_FAST_OPTIONS,
             timeout=60,
         )
         if os.environ.get("VTK_PG_CTL"):
