@@ -117,9 +117,8 @@ def find_valkey_server() -> ServerBinary:
 
 def find_pg_ctl() -> ServerBinary:
     """Find the real pg_ctl (newest installed PostgreSQL); raise :class:`ServerMissingError` when missing."""
-    candidates = [os.environ.get("VTK_PG_CTL")]
-    candidates += sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"), key=_pg_dir_version, reverse=True)
-    candidates.append(shutil.which("pg_ctl"))
+    installed = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"), key=_pg_dir_version, reverse=True)
+    candidates = [os.environ.get("VTK_PG_CTL"), *installed, shutil.which("pg_ctl")]
     for path in candidates:
         if path and os.access(path, os.X_OK):
             return ServerBinary(path=path, kind="postgresql", version=_version_line(path))
