@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import cast
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 import matplotlib.pyplot as plt
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import pytest
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 
 import vultr_toolkit as vt
 from vultr_toolkit import plot as vp
@@ -56,7 +59,7 @@ def _yticks(ax: Axes) -> list[str]:
 
 
 def _bar_widths(ax: Axes) -> float:
-    return float(sum(p.get_width() for p in ax.patches))
+    return float(sum(cast(Rectangle, p).get_width() for p in ax.patches))
 
 
 # --- inventory ----------------------------------------------------------------------------------------------------
@@ -108,7 +111,7 @@ def test_inventory_rejects_unknown_by_and_value(snapshot: object) -> None:
 def test_cost_shows_the_top_resources_most_expensive_on_top(snapshot: object) -> None:
     res = snapshot.resources  # type: ignore[attr-defined]
     ax = vp.plot_cost(res, top=5)
-    widths = [p.get_width() for p in ax.patches]
+    widths = [cast(Rectangle, p).get_width() for p in ax.patches]
     expected = sorted(res["monthly_cost_usd"].dropna().astype(float), reverse=True)[:5]
     assert widths[::-1] == pytest.approx(expected)
     assert ax.get_title() == "Top 5 resources by monthly cost"
@@ -139,7 +142,9 @@ def test_timeline_rows_statuses_and_incidents(history: pd.DataFrame) -> None:
     hatched = [p for p in ax.patches if p.get_hatch() == "//"]
     assert len(hatched) == 2
     # Down time is drawn in red on the api row only (and overall).
-    reds = [c for c in ax.collections if np.allclose(c.get_facecolor()[0][:3], (0xD6 / 255, 0x27 / 255, 0x28 / 255))]
+    reds = [c for c in ax.collections
+            if np.allclose(cast(npt.NDArray[np.float64], c.get_facecolor())[0][:3],
+                           (0xD6 / 255, 0x27 / 255, 0x28 / 255))]
     assert len(reds) == 2
 
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import pytest
 
@@ -85,7 +88,7 @@ def test_plots_draw_the_data(result: BenchmarkResult) -> None:
     fig = result.plot()
     assert len(fig.axes) >= 3
     ax = plot_latency_vs_load(result.summary(warn=False))
-    assert len(ax.lines) == 3 and list(ax.lines[0].get_xdata()) == [1.0, 2.0]
+    assert len(ax.lines) == 3 and list(cast(npt.NDArray[np.float64], ax.lines[0].get_xdata())) == [1.0, 2.0]
     ax = plot_ttft_ecdf(result.requests)
     assert len(ax.lines) == 2   # one curve per level
     assert len(plot_itl_ecdf(result.chunks).lines) == 2

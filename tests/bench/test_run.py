@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import cast
 
 import pandas as pd
 import pytest
@@ -136,7 +137,7 @@ def test_duration_mode_stops_sending_at_the_deadline(sandbox: vt.Sandbox) -> Non
     res = vt.bench.run(sandbox, model="qwen3.8-27b", concurrency=2, duration_s=0.3, max_tokens=8, progress=False)
     req = res.requests
     assert len(req) >= 2
-    started = res.levels.loc[0, "started_at"]
+    started = cast(pd.Timestamp, res.levels.loc[0, "started_at"])
     assert ((req["sent_at"] - started).dt.total_seconds() <= 0.3 + 0.05).all()
 
 

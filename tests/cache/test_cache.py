@@ -65,7 +65,7 @@ class Counter:
 
 def test_set_get_delete_roundtrip_rich_values(make_cache: MakeCache) -> None:
     cache = make_cache()
-    value = {
+    value: dict[str, Any] = {
         "when": dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.UTC),
         "price": Decimal("19.99"),
         "id": uuid.UUID(int=7),
@@ -183,6 +183,7 @@ def test_4_processes_missing_the_same_key_call_fn_once(valkey_url: str) -> None:
     for p in procs:
         p.join(timeout=30)
         assert p.exitcode == 0
+    assert backend.url is not None  # narrows str | None for mypy; Backend("valkey", valkey_url) has one
     r = redis.Redis.from_url(backend.url)
     try:
         assert int(r.get(counter_key) or 0) == 1
@@ -354,6 +355,7 @@ def test_invalidate_by_tag_is_one_command_on_the_server(valkey_url: str) -> None
     cache = Cache(valkey_url, namespace="onecmd")
     for i in range(200):
         cache.set_with_tags(f"k{i}", i, ["big"], ttl=60)
+    assert backend.url is not None  # narrows str | None for mypy; Backend("valkey", valkey_url) has one
     r = redis.Redis.from_url(backend.url)
     try:
         before = r.info("commandstats")

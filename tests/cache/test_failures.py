@@ -220,8 +220,13 @@ def test_a_lost_reply_after_taking_the_lock_does_not_make_us_wait_for_ourselves(
     for _ in range(2):  # script loaded (first call), then the per-thread connection open and idle (second)
         cache.get_or_compute("warm", lambda: 0, ttl=60, tags=["t"])
     calls: list[int] = []
+
+    def compute() -> str:
+        calls.append(1)
+        return "v"
+
     proxy.armed.set()
-    assert cache.get_or_compute("k", lambda: calls.append(1) or "v", ttl=60, tags=["t"]) == "v"
+    assert cache.get_or_compute("k", compute, ttl=60, tags=["t"]) == "v"
     assert calls == [1]
     s = cache.stats()
     assert (s.lock_waits, s.lock_timeouts, s.uncached_computes) == (0, 0, 0)

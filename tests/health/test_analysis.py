@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from typing import cast
 
 import pandas as pd
 import pytest
+from pandas.api.typing import NaTType, NAType
 
 import vultr_toolkit.health as health
 from vultr_toolkit.health import incidents, summarize
@@ -43,7 +45,8 @@ def test_incidents_are_contiguous_down_runs() -> None:
     assert a1.end_at == T0 + pd.Timedelta(seconds=30) and a1.duration_s == 20 and a1.samples == 2
     assert not a1.ongoing and a1.error_kind == "connection" and a1.message == "refused at 10"
     a2 = by[("a", T0 + pd.Timedelta(seconds=40))]
-    assert a2.ongoing and pd.isna(a2.end_at) and pd.isna(a2.duration_s)
+    assert (a2.ongoing and pd.isna(cast(pd.Timestamp | NaTType, a2.end_at))
+            and pd.isna(cast(float | NAType, a2.duration_s)))
     # A maintenance sample inside an outage does not split it.
     b = by[("b", T0)]
     assert b.samples == 2 and b.duration_s == 30 and not b.ongoing
@@ -59,7 +62,8 @@ def test_summarize_uptime_latency_incidents_mttr() -> None:
     assert s.loc["c", "uptime_pct"] == pytest.approx(75.0)     # degraded counts as up, pending as down
     assert s.loc["a", "samples"] == 5 and s.loc["b", "samples"] == 4
     assert s.loc["a", "incidents"] == 2 and s.loc["c", "incidents"] == 0
-    assert s.loc["a", "mttr_s"] == 20 and s.loc["b", "mttr_s"] == 30 and pd.isna(s.loc["c", "mttr_s"])
+    assert (s.loc["a", "mttr_s"] == 20 and s.loc["b", "mttr_s"] == 30
+            and pd.isna(cast(float | NAType, s.loc["c", "mttr_s"])))
     assert s.loc["c", "latency_p50_ms"] == pytest.approx(2.0)
     assert s.loc["c", "latency_p99_ms"] == pytest.approx(pd.Series([1.0, 2.0, 4.0]).quantile(0.99))
     assert s.loc["a", "service"] == "svc-a"

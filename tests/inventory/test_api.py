@@ -146,7 +146,7 @@ METAL = {"id": "vbm-4c-32gb", "cpu_count": 4, "ram": 32768, "disk": 240, "monthl
 
 
 def test_plans_metal_under_the_spec_schema_key_and_pools_fetched_when_not_embedded() -> None:
-    routes = {
+    routes: dict[str, dict[str, Any]] = {
         "/plans-metal": {"plans": [METAL], "meta": {"total": 1, "links": {"next": "", "prev": ""}}},
         "/plans": {"plans": [{"id": "vc2-1c-2gb", "vcpu_count": 1, "ram": 2048, "monthly_cost": "10"}],
                    "meta": {"total": 1, "links": {"next": ""}}},

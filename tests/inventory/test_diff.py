@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import pandas as pd
 
 import vultr_toolkit as vt
@@ -26,7 +28,8 @@ def test_added_removed_and_changed_with_column_names(inv_snapshot: InventorySnap
     inst = inst.iloc[1:].reset_index(drop=True)
     inst["status"] = inst["status"].cat.add_categories(["stopped"])
     inst.loc[0, "status"] = "stopped"
-    inst.at[0, "tags"] = [*inst.at[0, "tags"], "new-tag"]
+    tags = cast(list[str], inst.at[0, "tags"])  # an object cell holding the list of tags
+    inst.at[0, "tags"] = [*tags, "new-tag"]  # type: ignore[assignment]  # pandas-stubs: .at cells are scalars only
     inst.loc[0, "monthly_cost_usd"] = 999.0
     extra = inst.iloc[[0]].assign(id="brand-new", label="added-one")
     new["instances"] = pd.concat([inst, extra], ignore_index=True)

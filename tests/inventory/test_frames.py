@@ -3,6 +3,8 @@ parsing cases the research flags, nested objects, secrets in nested values."""
 
 from __future__ import annotations
 
+from typing import cast
+
 import pandas as pd
 import pytest
 
@@ -138,7 +140,7 @@ def test_database_usage_and_alerts_accept_numbers_as_strings() -> None:
                "resource_type": "disk"},
               {"timestamp": "2023-02-09 15:41:20", "message_type": "MAINTENANCE SCHEDULED", "description": "m",
                "maintenance_scheduled": "2023-02-12 01:00:00 (UTC)"}]
-    a = F.database_alerts_frame([(SPEC_DB["id"], alerts)], lineage=LIN)
+    a = F.database_alerts_frame([(cast(str, SPEC_DB["id"]), alerts)], lineage=LIN)
     assert check_frame(a, "database_alerts") == []
     assert a["alert_at"].iloc[0] == pd.Timestamp("2023-02-10 12:40:19", tz="UTC")
     assert a["database_id"].tolist() == [SPEC_DB["id"]] * 2

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from email.utils import parsedate_to_datetime
+from typing import TypedDict, cast
 
 import httpx2
 import pytest
@@ -20,9 +21,17 @@ def api(sandbox: Sandbox) -> Iterator[httpx2.Client]:
         yield c
 
 
+class _JsonErrorFaults(TypedDict, total=False):
+    """The ``set_faults`` keywords test_json_5xx picks one of by name."""
+
+    p500: float
+    p502: float
+    p503: float
+
+
 @pytest.mark.parametrize("kind", ["p500", "p502", "p503"])
 def test_json_5xx(sandbox: Sandbox, api: httpx2.Client, kind: str) -> None:
-    sandbox.set_faults("/v2/account", **{kind: 1.0})
+    sandbox.set_faults("/v2/account", **cast(_JsonErrorFaults, {kind: 1.0}))
     r = api.get("/account")
     status = int(kind[1:])
     assert r.status_code == status

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import cast
 
 import numpy as np
 import pandas as pd
 import pytest
+from pandas.api.typing import NAType
 
 from vultr_toolkit import ConfigError, StoreError
 from vultr_toolkit._redact import register_secret
@@ -51,7 +53,8 @@ def test_list_runs_filters_by_kind_and_flattens_scalar_meta(store: HistoryStore)
     assert set(runs["kind"].astype(str)) == {"benchmark"}
     assert str(runs["created_at"].dtype) == "datetime64[us, UTC]"
     assert runs.set_index("run_id").loc[a, "model"] == "m1"
-    assert runs.set_index("run_id").loc[a, "requests"] == 32 and pd.isna(runs.set_index("run_id").loc[b, "requests"])
+    assert (runs.set_index("run_id").loc[a, "requests"] == 32
+            and pd.isna(cast(int | NAType, runs.set_index("run_id").loc[b, "requests"])))
     assert "nested" not in runs.columns  # only scalars become columns
     assert str(runs["fetched_at"].dtype) == "datetime64[us, UTC]"
     inv = store.inventory_snapshots()

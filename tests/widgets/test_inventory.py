@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 import pandas as pd
 import pytest
+from matplotlib.patches import Rectangle
 
 import vultr_toolkit as vt
 from vultr_toolkit.widgets import InventoryExplorer, filter_resources, inventory_summary_html
@@ -80,7 +81,7 @@ def test_bars_by_and_value_toggles_change_the_chart(explorer: InventoryExplorer,
     explorer.controls["value"].value = "monthly_cost_usd"
     left = explorer.figure.axes[0]  # type: ignore[union-attr]
     assert left.get_xlabel() == "monthly cost (USD)"
-    total = sum(p.get_width() for p in left.patches)
+    total = sum(cast(Rectangle, p).get_width() for p in left.patches)
     assert total == pytest.approx(float(snapshot.resources["monthly_cost_usd"].dropna().sum()))
 
 
