@@ -29,6 +29,7 @@ from typing import Any
 
 __all__ = [
     "RedactingFilter",
+    "drop_url_password",
     "fingerprint",
     "install_log_redaction",
     "might_hold_secret",
@@ -136,10 +137,20 @@ def redact_url(url: str) -> str:
     # The shapes stop a password at whitespace or '/', and urllib ends the authority at '?' or '#', but
     # SQLAlchemy and libpq read a password up to '@' whatever it holds (control characters included). For a
     # string known to be one URL, mask from the user's ':' to the last '@' — over-masking beats a leak.
-    return _URL_USERINFO.sub(r"\1" + MASK + r"\2", text)
+    return _URL_USERINFO.sub(r"\1:" + MASK + r"\2", text)
 
 
-_URL_USERINFO = re.compile(r"^([a-z][a-z0-9+.-]*://[^:/@]*:)(?:.*)(@[^@]*)$", re.IGNORECASE | re.DOTALL)
+def drop_url_password(url: str) -> str:
+    """``url`` without its password, read the widest way (from the user's ``:`` up to the last ``@``).
+
+    >>> drop_url_password("postgresql://app:p?w@db:5432/x")
+    'postgresql://app@db:5432/x'
+    """
+    return _URL_USERINFO.sub(r"\1\2", url)
+
+
+# scheme://user (group 1), ':' + anything, then the last '@' and what follows (group 2)
+_URL_USERINFO = re.compile(r"^([a-z][a-z0-9+.-]*://[^:/@]*):.*(@[^@]*)$", re.IGNORECASE | re.DOTALL)
 
 
 def url_passwords(url: str) -> set[str]:

@@ -48,7 +48,7 @@ from typing import Any, ClassVar
 from urllib.parse import urlsplit, urlunsplit
 
 from .._errors import APIError, ConfigError, error_kind
-from .._redact import redact, redact_obj, register_url_passwords
+from .._redact import drop_url_password, redact, redact_obj, register_url_passwords
 from .._settings import Settings, normalize_db_url
 from .._tls import check_redis_url, secure_postgres_url
 from ..store.schema import new_sample_id, to_epoch_us
@@ -199,7 +199,7 @@ def display_target(url: str) -> str:
     """
     # Drop the password first, reading it the widest way (up to the last '@'): urllib alone ends the authority
     # at '?', so "u:pw?x@h" parsed as host "u", port "pw" and the fallback below showed the "pw".
-    url = _URL_PASSWORD.sub(r"\1@", url)
+    url = drop_url_password(url)
     try:
         parts = urlsplit(url)
         scheme = parts.scheme.split("+", 1)[0]
@@ -212,9 +212,6 @@ def display_target(url: str) -> str:
         return urlunsplit((scheme, netloc, parts.path, "", ""))
     except ValueError:  # malformed (e.g. a non-numeric port): show what we can, without the password
         return redact(re.sub(r"(://[^/@:]*):[^@/]*@", r"\1@", url.split("?", 1)[0]))
-
-
-_URL_PASSWORD = re.compile(r"^([a-z][a-z0-9+.-]*://[^:/@]*):.*@", re.IGNORECASE | re.DOTALL)
 
 
 # --- the base class --------------------------------------------------------------------------------------------------
