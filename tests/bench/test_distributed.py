@@ -223,8 +223,10 @@ def test_a_worker_dying_during_the_clock_exchange_is_a_worker_lost_error() -> No
                                            dashboard_address=None, host="127.0.0.1")
     with cluster, distributed.Client(cluster, set_as_default=False) as client:
         addrs = pick_workers(client, 2)
-        with pytest.raises(ValueError, match="unrelated"), _explain_worker_loss(client, addrs, settle_s=0.2):
-            raise ValueError("unrelated")      # every worker alive: the error passes through unchanged
+        with pytest.raises(ValueError, match="unrelated"), _explain_worker_loss(client, addrs, settle_s=60):
+            raise ValueError("unrelated")      # not a comm error: passes through at once (no 60-s settle)
+        with pytest.raises(ConnectionResetError), _explain_worker_loss(client, addrs, settle_s=0.2):
+            raise ConnectionResetError("flaky network")   # a comm error, but every worker alive: unchanged
         pid = client.run(os.getpid, workers=[addrs[1]])[addrs[1]]
         os.kill(pid, signal.SIGKILL)
         with pytest.raises(WorkerLostError, match="left the cluster") as info, _explain_worker_loss(client, addrs):

@@ -403,13 +403,12 @@ def _explain_worker_loss(client: Any, addrs: Sequence[str], settle_s: float = 5.
     """Turn a comm error caused by a dead worker (e.g. during the clock exchange) into :class:`WorkerLostError`.
 
     The scheduler needs a moment to notice a killed worker, so wait up to ``settle_s`` for it before deciding
-    that the error had another cause (then it propagates unchanged).
+    that the error had another cause (then it propagates unchanged). Other errors (a shard's own exception, a
+    ConfigError) pass through at once.
     """
     try:
         yield
-    except (WorkerLostError, ConfigError):
-        raise
-    except Exception as exc:
+    except (OSError, KeyError) as exc:  # comm errors (CommClosedError is an OSError), a reply missing its worker
         deadline = time.monotonic() + settle_s
         while True:
             gone: list[str] = []
