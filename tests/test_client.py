@@ -103,3 +103,20 @@ def test_async_client_context_manager(sandbox_session: Sandbox) -> None:
             return len(regions)
 
     assert asyncio.run(main()) == len(sandbox_session.fleet["regions"])
+
+
+@pytest.mark.parametrize("attempts", [1, 3])
+def test_public_retry_policy_sets_how_often_a_failing_call_is_sent(attempts: int) -> None:
+    # vt.RetryPolicy is the public way to tune retries (Client took one, but only a private import could build it).
+    with Sandbox(seed=0) as sb:
+        sb.set_faults("/v2/account", p503=1.0, retry_after_s=None)
+        policy = vt.RetryPolicy(attempts=attempts, multiplier_s=0.01, max_backoff_s=0.02)
+        with vt.Client(sb.settings(), retry=policy) as client, pytest.raises(vt.ServerError):
+            client.management.get("/account")
+        log = sb.requests_log()
+    assert (log["path"] == "/v2/account").sum() == attempts
+
+
+def test_warning_classes_are_public() -> None:
+    assert issubclass(vt.PaginationWarning, UserWarning) and issubclass(vt.InsecureTLSWarning, UserWarning)
+    assert {"RetryPolicy", "PaginationWarning", "InsecureTLSWarning"} <= set(vt.__all__)

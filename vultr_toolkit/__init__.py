@@ -45,6 +45,9 @@ from ._version import __version__
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from . import bench, health, inventory, plot, report, store, widgets
+    from ._http import RetryPolicy
+    from ._tls import InsecureTLSWarning
+    from .api.management import PaginationWarning
     from .cache import Cache
     from .client import AsyncClient, Client
     from .sandbox import Sandbox
@@ -55,6 +58,9 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "Cache": (".cache", "Cache"),
     "Client": (".client", "Client"),
     "HealthMonitor": (".health", "HealthMonitor"),
+    "InsecureTLSWarning": ("._tls", "InsecureTLSWarning"),
+    "PaginationWarning": (".api.management", "PaginationWarning"),
+    "RetryPolicy": ("._http", "RetryPolicy"),
     "Sandbox": (".sandbox", "Sandbox"),
     "bench": (".bench", None),
     "check_health": (".health", "check_health"),
@@ -83,10 +89,13 @@ __all__ = [
     "ConfigError",
     "HealthMonitor",
     "InBandStreamError",
+    "InsecureTLSWarning",
     "MissingKeyError",
     "NotFoundError",
+    "PaginationWarning",
     "PermissionDeniedError",
     "RateLimitError",
+    "RetryPolicy",
     "Sandbox",
     "ServerError",
     "Settings",
