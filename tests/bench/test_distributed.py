@@ -36,6 +36,7 @@ from vultr_toolkit.bench.workload import build_plan
 from vultr_toolkit.sandbox.inference import InferenceEmulator
 
 distributed = pytest.importorskip("distributed")
+dask = pytest.importorskip("dask")
 
 MODEL = "qwen3.8-27b"
 
@@ -229,7 +230,10 @@ def test_a_worker_dying_during_the_clock_exchange_is_a_worker_lost_error() -> No
             raise ConnectionResetError("flaky network")   # a comm error, but every worker alive: unchanged
         pid = client.run(os.getpid, workers=[addrs[1]])[addrs[1]]
         os.kill(pid, signal.SIGKILL)
-        with pytest.raises(WorkerLostError, match="left the cluster") as info, _explain_worker_loss(client, addrs):
+        # The scheduler (in this process) would retry connecting to the dead worker for the default 30 s.
+        with dask.config.set({"distributed.comm.timeouts.connect": "2s"}), \
+                pytest.raises(WorkerLostError, match="left the cluster") as info, \
+                _explain_worker_loss(client, addrs):
             estimate_offsets(client, addrs, rounds=3)
     assert addrs[1] in str(info.value) and addrs[0] not in str(info.value)
 
