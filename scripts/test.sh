@@ -55,7 +55,7 @@ if [ $# -gt 0 ]; then
 else
   run "ruff" "$VENV/bin/ruff" check vultr_toolkit tests benchmarks scripts
   run "mypy" "$VENV/bin/mypy"
-  run "pytest" "$VENV/bin/pytest" -p no:cacheprovider tests/
+  run "pytest" "$VENV/bin/pytest" -p no:cacheprovider --durations=15 tests/  # the slowest, to keep the suite fast
   if compgen -G "notebooks/*.ipynb" >/dev/null; then
     # The notebooks switch to a real account when VULTR_API_KEY is set: the test run must stay on the sandbox.
     run "pytest-notebooks" env -u VULTR_API_KEY -u VULTR_MANAGEMENT_API_KEY -u VULTR_INFERENCE_API_KEY \
