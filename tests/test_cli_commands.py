@@ -127,8 +127,8 @@ def test_inventory_with_env_config_and_failures(tmp_path: Path) -> None:
         lax = run(["inventory", "--no-progress", "--format", "json"], tmp_path, good_env)
         strict = run(["inventory", "--no-progress", "--format", "json", "--strict"], tmp_path, good_env)
     # A wrong key: every resource fails, so the empty table is an error (exit 1), not "you run nothing".
-    assert nothing.returncode == 1 and "warning: instances could not be fetched (http_401)" in nothing.stderr
-    assert "none of the account's resources could be fetched" in nothing.stderr
+    assert nothing.returncode == 1 and "instances: http_401" in nothing.stderr
+    assert "none of the 13 account resource(s) could be fetched" in nothing.stderr
     # One resource failing: the rest is printed; exit 0 unless --strict.
     assert lax.returncode == 0 and "warning: instances could not be fetched (http_5xx)" in lax.stderr
     rows = json.loads(lax.stdout)

@@ -8,7 +8,8 @@ Every exception the toolkit raises on purpose is a :class:`VultrToolkitError`::
     │   ├── APIConnectionError      the request may never have reached the server
     │   │   └── APITimeoutError     connect/read/pool timeout
     │   ├── APIResponseError        2xx but the body is truncated or not the JSON we expect
-    │   │   └── MissingKeyError     valid JSON, but without the list/object key the route should have
+    │   │   ├── MissingKeyError     valid JSON, but without the list/object key the route should have
+    │   │   └── IncompleteListError a paged list ended short of its meta.total (or on a pager guard)
     │   ├── StreamError             an SSE stream failed after HTTP 200
     │   │   ├── InBandStreamError   the server sent an error event inside the stream
     │   │   ├── StreamTruncatedError the stream ended without [DONE] / finish_reason
@@ -51,6 +52,7 @@ __all__ = [
     "CacheError",
     "ConfigError",
     "InBandStreamError",
+    "IncompleteListError",
     "MissingKeyError",
     "NotFoundError",
     "PermissionDeniedError",
@@ -133,6 +135,23 @@ class MissingKeyError(APIResponseError):
 
     def __init__(self, message: str, *, key: str | None = None, **kw: Any) -> None:
         self.key = key
+        super().__init__(message, **kw)
+
+
+class IncompleteListError(APIResponseError):
+    """A paged list could not be read whole: fewer distinct items than the server's ``meta.total``, or the walk
+    stopped on a guard (repeated cursor, page cap, empty page) with no total to prove it complete.
+
+    ``received`` is the number of distinct items read, ``total`` the server's count (None when it sent none),
+    ``reason`` the pager's stop reason and ``items`` the distinct items read — nothing read is thrown away.
+    """
+
+    def __init__(self, message: str, *, received: int, total: int | None, reason: str | None,
+                 items: list[Any] | None = None, **kw: Any) -> None:
+        self.received = received
+        self.total = total
+        self.reason = reason
+        self.items = items if items is not None else []
         super().__init__(message, **kw)
 
 
@@ -225,6 +244,8 @@ def error_kind(exc: BaseException) -> str:
         return "timeout"
     if isinstance(exc, APIConnectionError):
         return "connection"
+    if isinstance(exc, IncompleteListError):
+        return "incomplete"
     if isinstance(exc, APIResponseError):
         return "bad_response"
     if isinstance(exc, ConfigError):

@@ -173,7 +173,9 @@ def _settings(args: argparse.Namespace, *, needs: str | None = None) -> Iterator
         from .sandbox import Sandbox
 
         with Sandbox(seed=args.seed, inference={"time_scale": SANDBOX_TIME_SCALE}) as sb:
-            _info(f"using a throwaway sandbox (seed {args.seed}) at {sb.base_url}")
+            _info(f"using a throwaway sandbox (seed {args.seed}) at {sb.base_url}; its inference emulator runs "
+                  f"{1 / SANDBOX_TIME_SCALE:g}x faster than real time (timings x{SANDBOX_TIME_SCALE:g}), so latency "
+                  "figures are not comparable with a real endpoint")
             yield sb.settings()
         return
     settings = Settings()
@@ -258,7 +260,7 @@ def _add_inventory_parser(sub: argparse._SubParsersAction[argparse.ArgumentParse
 
 def _cmd_inventory(args: argparse.Namespace) -> int:
     from .client import Client
-    from .inventory.schemas import ALL_RESOURCES
+    from .inventory.schemas import ALL_RESOURCES, PUBLIC_RESOURCES
 
     if args.format == "parquet" and not args.out:
         raise _UsageError("--format parquet writes a directory: give --out DIR")
@@ -281,7 +283,7 @@ def _cmd_inventory(args: argparse.Namespace) -> int:
             _emit(view, args.format, args.out)
     failed = set(snap.errors["resource"].astype(str)) if len(snap.errors) else set()
     # regions and plans are public catalogues that answer without a key; they do not say what you run.
-    fetched = set(snap.frames) - failed - {"regions", "plans"}
+    fetched = set(snap.frames) - failed - PUBLIC_RESOURCES
     if failed and not fetched:
         # Nothing of the account came back (a wrong or IP-restricted key, the API down): an empty table with
         # exit 0 would read as "you run nothing", so this is a failure even without --strict.
@@ -419,7 +421,10 @@ def _add_report_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser])
                        description="Take an inventory snapshot (when VULTR_API_KEY is set), run a short health "
                                    "monitor (when any service is configured) and, with --bench, a benchmark; "
                                    "write one report. The format follows --out: .html (one self-contained file), "
-                                   ".md (PNGs beside it), anything else a Parquet directory.")
+                                   ".md (PNGs beside it), or a Parquet directory (a path without a suffix, or "
+                                   "ending in .parquet or /). Exit 1 when a section could not be produced or "
+                                   "the health checks found a service down (the report is still written with "
+                                   "what could be gathered).")
     p.add_argument("--out", default="vultr-toolkit-report.html",
                    help="report file (.html, .md) or directory (Parquet); default: ./vultr-toolkit-report.html")
     p.add_argument("--title", default="Vultr toolkit report", help="report title")
@@ -432,49 +437,115 @@ def _add_report_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     p.set_defaults(func=_cmd_report, requests=8, max_tokens=32)
 
 
+REPORT_FORMATS = {".html": "html", ".htm": "html", ".md": "markdown", ".markdown": "markdown", ".parquet": "parquet",
+                  "": "parquet"}
+
+
+def _report_format(out: str) -> str:
+    """The report format ``--out`` asks for; a usage error for any other suffix (``x.pdf`` once became a
+    Parquet *directory* named x.pdf)."""
+    suffix = "" if out.endswith(("/", "\\")) else Path(out).suffix.lower()
+    try:
+        return REPORT_FORMATS[suffix]
+    except KeyError:
+        raise _UsageError(f"--out {out!r}: unknown report format {suffix!r}; use .html/.htm (one file), "
+                          ".md/.markdown (PNGs beside it), or a directory path without a suffix (or ending in "
+                          ".parquet) for a Parquet bundle") from None
+
+
 def _write_report(rep: Any, out: str) -> Path:
-    suffix = Path(out).suffix.lower()
-    if suffix in (".html", ".htm"):
+    fmt = _report_format(out)
+    if fmt == "html":
         return Path(rep.to_html(out))
-    if suffix in (".md", ".markdown"):
+    if fmt == "markdown":
         return Path(rep.to_markdown(out))
     return Path(rep.to_parquet(out))
 
 
-def _collect(settings: Any, args: argparse.Namespace, *, health_checks: int, interval: float, bench: bool
-             ) -> dict[str, Any]:
-    """Gather what the settings allow: inventory (API key), health (any target), benchmark (when asked)."""
+def _collect(settings: Any, args: argparse.Namespace, *, health_checks: int, interval: float, bench: bool,
+             problems: list[str] | None = None) -> dict[str, Any]:
+    """Gather what the settings allow: inventory (API key), health (any target), benchmark (when asked).
+
+    A section that fails is left out and described in ``problems`` (when given; else the error propagates), so
+    the other sections still make it into the report.
+    """
+    from ._errors import ConfigError, VultrToolkitError
     from .client import Client
     from .health import HealthMonitor
     from .health.monitor import default_probes
 
     parts: dict[str, Any] = {}
+
+    def section(name: str, make: Callable[[], Any]) -> None:
+        try:
+            parts[name] = make()
+        except ConfigError:
+            raise
+        except VultrToolkitError as e:
+            if problems is None:
+                raise
+            problems.append(f"{name}: could not be produced: {e.message}")
+            _info(f"error: the {name} section could not be produced: {e.message}")
+
     with Client(settings) as client:
         if settings.api_key is not None:
             _info("inventory snapshot ...")
-            parts["inventory"] = client.inventory.snapshot(progress=True)
+            section("inventory", lambda: client.inventory.snapshot(progress=True))
         if health_checks > 0 and default_probes(settings):
             names = ", ".join(p.service for p in default_probes(settings))
             _info(f"health: {health_checks} checks of {names}, every {interval:g} s ...")
-            with HealthMonitor(settings) as mon:
-                parts["health"] = mon.run(interval_s=interval, count=health_checks, progress=True)
+
+            def health() -> Any:
+                with HealthMonitor(settings) as mon:
+                    return mon.run(interval_s=interval, count=health_checks, progress=True)
+
+            section("health", health)
         if bench:
-            parts["benchmark"] = _run_bench(client, args, True)
+            section("benchmark", lambda: _run_bench(client, args, True))
     return parts
+
+
+def _report_problems(parts: dict[str, Any]) -> list[str]:
+    """What makes a produced report a failure: a service down at the last check, a benchmark without a single
+    successful request."""
+    out: list[str] = []
+    hist = parts.get("health")
+    if hist is not None and len(hist):
+        last = hist.sort_values("checked_at").groupby("service", observed=True).tail(1)  # each service's last
+        down = sorted({str(s) for s, st in zip(last["service"], last["status"], strict=True)
+                       if str(st) == "down" and str(s) != "overall"})
+        if down:
+            out.append(f"health: down at the last check: {', '.join(down)}")
+    res = parts.get("benchmark")
+    if res is not None and len(res.requests) and not (res.requests["status"].astype(str) == "ok").any():
+        out.append(f"benchmark: none of its {len(res.requests)} requests succeeded")
+    return out
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
     from . import report
     from ._errors import ConfigError
 
+    _report_format(args.out)  # an unknown suffix is a usage error before any work
+    problems: list[str] = []
     with _settings(args) as settings:
-        parts = _collect(settings, args, health_checks=args.health_checks, interval=args.interval, bench=args.bench)
-        if not parts:
+        parts = _collect(settings, args, health_checks=args.health_checks, interval=args.interval, bench=args.bench,
+                         problems=problems)
+        if not parts and not problems:
             raise ConfigError("nothing to report: set VULTR_API_KEY (inventory), VULTR_POSTGRES_URL / "
                               "VULTR_VALKEY_URL / VULTR_INFERENCE_API_KEY (health), or add --sandbox")
+        problems += _report_problems(parts)
+        if not parts:
+            for p in problems:
+                _info(f"error: {p}")
+            _info("error: no section could be produced; no report written")
+            return 1
         rep = report.build(**parts, title=args.title, settings=settings)
         path = _write_report(rep, args.out)
     print(f"report written to {path.resolve()}", flush=True)
+    if problems:
+        _info(f"error: the report is incomplete or shows failures ({len(problems)}): " + "; ".join(problems))
+        return 1
     return 0
 
 
@@ -573,7 +644,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     t0 = time.monotonic()
     with Sandbox(seed=args.seed, port=args.port, inference={"time_scale": SANDBOX_TIME_SCALE}) as sb:
         print(f"vultr-toolkit demo: no account needed; everything below runs against a local sandbox.\n"
-              f"Sandbox (seed {args.seed}) at {sb.api_url}; inference at {sb.inference_url}", flush=True)
+              f"Sandbox (seed {args.seed}) at {sb.api_url}; inference at {sb.inference_url} (emulator timings "
+              f"scaled x{SANDBOX_TIME_SCALE:g}: {1 / SANDBOX_TIME_SCALE:g}x faster than real time)", flush=True)
         settings = sb.settings()
         extra = [n for n, v in (("PostgreSQL", settings.postgres_url), ("Valkey", settings.valkey_url)) if v]
         if extra:
@@ -629,6 +701,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     from ._errors import ConfigError, VultrToolkitError
+    from ._redact import redact
 
     try:
         return func(args)
@@ -643,6 +716,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except VultrToolkitError as e:  # the work itself failed (API, store, stream): exit 1
         print(f"vultr-toolkit {args.command}: failed: {e.message}", file=sys.stderr)
+        for note in getattr(e, "__notes__", ()):  # e.g. which resources a failed snapshot could not fetch
+            print(f"  {redact(str(note))}", file=sys.stderr)
         return 1
     except ModuleNotFoundError as e:  # an optional extra is not installed
         extra = _EXTRAS.get((e.name or "").split(".")[0])

@@ -66,26 +66,39 @@ def test_databases_are_returned_without_paging(sandbox: Sandbox) -> None:
 def test_repeated_cursor_guard(sandbox: Sandbox) -> None:
     sandbox.set_pagination_bug("repeat_cursor")
     n = len(sandbox.fleet["instances"])
-    with vt.Client(sandbox.settings()) as c, pytest.warns(PaginationWarning, match="repeated a pagination cursor"):
-        items = c.management.paginate("/instances", "instances", per_page=max(1, n // 5))
-    # The buggy server hands out the same next cursor on every page: page 2 repeats it -> stop, not forever.
-    assert len(list_requests(sandbox, "/instances")) == 2
-    assert len(items) == 2 * max(1, n // 5)
+    per = max(1, n // 5)
+    with vt.Client(sandbox.settings()) as c:
+        with pytest.raises(vt.IncompleteListError, match=rf"got {2 * per} of {n} items.*repeated_cursor") as ei:
+            c.management.paginate("/instances", "instances", per_page=per)
+        # The buggy server hands out the same next cursor on every page: page 2 repeats it -> stop, not forever.
+        assert len(list_requests(sandbox, "/instances")) == 2
+        # Nothing read is thrown away: the error carries the distinct items, and allow_partial returns them.
+        assert (ei.value.received, ei.value.total, ei.value.reason) == (2 * per, n, "repeated_cursor")
+        assert len(ei.value.items) == 2 * per and ei.value.kind == "incomplete"
+        with pytest.warns(PaginationWarning, match="incomplete"):
+            items = c.management.paginate("/instances", "instances", per_page=per, allow_partial=True)
+    assert len(items) == 2 * per
 
 
 def test_page_cap_guard(sandbox: Sandbox) -> None:
     sandbox.set_pagination_bug("endless")
-    with vt.Client(sandbox.settings()) as c, pytest.warns(PaginationWarning, match="may be incomplete"):
-        items = c.management.paginate("/instances", "instances", per_page=5, max_pages=4)
-    assert len(items) == 20 and len(list_requests(sandbox, "/instances")) == 4
+    with vt.Client(sandbox.settings()) as c:
+        with pytest.raises(vt.IncompleteListError, match="larger max_pages"):
+            c.management.paginate("/instances", "instances", per_page=5, max_pages=4)
+        with pytest.warns(PaginationWarning, match="incomplete"):
+            items = c.management.paginate("/instances", "instances", per_page=5, max_pages=4, allow_partial=True)
+    assert len(items) == 20 and len(list_requests(sandbox, "/instances")) == 8
 
 
 def test_default_page_cap_stops_an_endless_pager(sandbox: Sandbox) -> None:
     sandbox.set_pagination_bug("endless")
     total = len(sandbox.fleet["instances"])
-    with vt.Client(sandbox.settings(rate_limit=1000, rate_burst=100)) as c, pytest.warns(PaginationWarning):
-        c.management.paginate("/instances", "instances", per_page=total)
+    with vt.Client(sandbox.settings(rate_limit=1000, rate_burst=100)) as c, \
+            pytest.warns(PaginationWarning, match="repeated"):
+        items = c.management.paginate("/instances", "instances", per_page=total)
     assert len(list_requests(sandbox, "/instances")) == 2 * 1 + 5
+    # The endless pager wraps around: every id once, and the list is whole (meta.total proves it).
+    assert sorted(i["id"] for i in items) == sorted(i["id"] for i in sandbox.fleet["instances"])
 
 
 def test_get_with_params_and_public_routes(sandbox: Sandbox) -> None:

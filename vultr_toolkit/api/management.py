@@ -3,16 +3,23 @@
 Reached as ``client.management`` on :class:`vultr_toolkit.Client` (and ``AsyncClient``). Requests go through the
 resilient core in :mod:`vultr_toolkit._http` (rate limit, retries, typed errors).
 
-Pagination (research vultr-api.md §2): send ``per_page`` (max 500) and follow ``meta.links.next`` — an opaque
-cursor, ``""`` on the last page. The pager stops when
+Pagination: send ``per_page`` (max 500) and follow ``meta.links.next`` — an opaque cursor, ``""`` on the last
+page. The pager stops when
 
 * ``next`` is empty (the normal end),
 * ``meta`` or ``meta.links`` is missing — list routes without paging such as ``/databases`` return everything
   with ``meta.total`` only,
-* a page is empty although ``next`` is set (warns),
-* ``next`` repeats a cursor already followed (a server bug that would loop forever; warns),
-* the page cap is reached (warns: the result may be incomplete). The default cap is twice the pages that the
-  first page's ``meta.total`` implies plus 5, or 1000 pages when there is no total.
+* a page is empty although ``next`` is set,
+* ``next`` repeats a cursor already followed (a server bug that would loop forever),
+* the page cap is reached. The default cap is twice the pages that the first page's ``meta.total`` implies plus
+  5, or 1000 pages when there is no total.
+
+Items are deduplicated by ``id`` (cursors that overlap would otherwise count resources — and their cost —
+twice), and the distinct count is checked against the server's ``meta.total``. A list that ends short of its
+total, or on a guard without a total to prove it whole, is never returned as if it were complete:
+``paginate()`` raises :class:`~vultr_toolkit.IncompleteListError` (carrying the items it did read), so an
+inventory snapshot records it in ``.errors``. Pass ``allow_partial=True`` to get the partial list with a
+:class:`PaginationWarning` instead.
 
 The pager is a pure state machine (:class:`Pager`) with two thin drivers, so sync and async share one logic.
 
@@ -32,7 +39,7 @@ import warnings
 from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any
 
-from .._errors import ConfigError, MissingKeyError
+from .._errors import ConfigError, IncompleteListError, MissingKeyError
 from .._http import AsyncHTTPCore, HTTPCore
 
 __all__ = ["DEFAULT_PER_PAGE", "AsyncManagementAPI", "ManagementAPI", "Pager", "PaginationWarning"]
@@ -42,7 +49,8 @@ _NO_TOTAL_MAX_PAGES = 1000
 
 
 class PaginationWarning(UserWarning):
-    """The pager stopped early because the server misbehaved (repeated cursor, page cap, empty page)."""
+    """The server's pagination misbehaved: a partial list returned under ``allow_partial=True``, or repeated
+    items that were dropped."""
 
 
 class Pager:
@@ -50,7 +58,10 @@ class Pager:
 
     Drive it with ``while (params := pager.next_params()) is not None: items = pager.feed(get(params))``.
     After it is done, ``stop_reason`` says why (``last_page``, ``unpaged``, ``no_meta``, ``empty_page``,
-    ``repeated_cursor``, ``page_cap``) and ``complete`` whether the list is known to be whole.
+    ``repeated_cursor``, ``page_cap``) and ``complete`` whether the list is known to be whole: no fewer distinct
+    items than ``meta.total``, and — when the server sent no total — no guard tripped. ``feed`` returns only
+    items whose ``id`` it has not seen before (``duplicates`` counts the others); :meth:`check` raises
+    :class:`~vultr_toolkit.IncompleteListError` for a list that is not complete.
 
     >>> p = Pager("/databases", "databases")
     >>> p.next_params()
@@ -80,11 +91,13 @@ class Pager:
         self.per_page = per_page
         self.max_pages = max_pages
         self.pages = 0
-        self.items = 0
+        self.items = 0  # distinct items returned by feed()
+        self.duplicates = 0  # items dropped because their id was already returned
         self.total: int | None = None
         self.stop_reason: str | None = None
         self._cursor: str | None = None
         self._seen: set[str] = set()
+        self._ids: set[Any] = set()
 
     @property
     def done(self) -> bool:
@@ -92,8 +105,49 @@ class Pager:
 
     @property
     def complete(self) -> bool:
-        """True when the pager ended normally (not on a guard)."""
+        """True when the list is known to be whole: the walk ended and no distinct item is missing from the
+        server's ``meta.total`` (without a total: it ended normally, not on a guard)."""
+        if not self.done:
+            return False
+        if self.total is not None:
+            return self.items >= self.total
         return self.stop_reason in ("last_page", "unpaged", "no_meta")
+
+    def shortfall(self) -> str | None:
+        """Why the list is not complete, in words (None when it is).
+
+        >>> p = Pager("/instances", "instances", per_page=2)
+        >>> p.feed({"instances": [{"id": 1}, {"id": 2}], "meta": {"total": 5, "links": {"next": ""}}})
+        [{'id': 1}, {'id': 2}]
+        >>> p.shortfall()
+        'got 2 of 5 items (meta.total) after 1 page(s), stopped on last_page'
+        """
+        if self.complete:
+            return None
+        if not self.done:
+            return f"the walk has not ended ({self.items} items so far)"
+        got = f"got {self.items} of {self.total} items (meta.total)" if self.total is not None else \
+            f"got {self.items} items and the server sent no meta.total to check them against"
+        dup = f", {self.duplicates} repeated item(s) dropped" if self.duplicates else ""
+        return f"{got} after {self.pages} page(s){dup}, stopped on {self.stop_reason}"
+
+    def check(self, *, allow_partial: bool = False, items: list[dict[str, Any]] | None = None) -> None:
+        """After the walk: raise :class:`~vultr_toolkit.IncompleteListError` if the list is not complete (or only
+        warn with ``allow_partial=True``); warn when repeated items were dropped from a complete list."""
+        why = self.shortfall()
+        if why is None:
+            if self.duplicates:
+                warnings.warn(f"GET {self.path}: the server repeated {self.duplicates} item(s) across pages "
+                              "(overlapping cursors); each id is kept once", PaginationWarning, stacklevel=3)
+            return
+        if allow_partial:
+            warnings.warn(f"GET {self.path}: the list is incomplete: {why}", PaginationWarning, stacklevel=3)
+            return
+        hint = " — pass a larger max_pages if the list really is that long" if self.stop_reason == "page_cap" else ""
+        raise IncompleteListError(
+            f"GET {self.path}: the list is incomplete: {why}{hint}; retry later, or pass allow_partial=True to "
+            "accept a partial list", received=self.items, total=self.total, reason=self.stop_reason,
+            items=items, method="GET", path=self.path)
 
     def next_params(self) -> dict[str, Any] | None:
         """The query parameters of the next request, or None when the walk is over."""
@@ -106,10 +160,8 @@ class Pager:
             out["cursor"] = self._cursor
         return out
 
-    def _stop(self, reason: str, warn: str | None = None) -> None:
+    def _stop(self, reason: str) -> None:
         self.stop_reason = reason
-        if warn:
-            warnings.warn(f"GET {self.path}: {warn}", PaginationWarning, stacklevel=4)
 
     def _cap(self) -> int:
         if self.max_pages is not None:
@@ -128,7 +180,8 @@ class Pager:
             raise MissingKeyError(f"GET {self.path}: the response has no list under {self.key!r} (found: {found}); "
                                   "check the resource key", key=self.key, method="GET", path=self.path)
         self.pages += 1
-        self.items += len(items)
+        raw = len(items)
+        items = self._distinct(items)
         meta = body.get("meta")
         if not isinstance(meta, Mapping):
             self._stop("no_meta")
@@ -142,20 +195,30 @@ class Pager:
         nxt = links.get("next") or ""
         if not isinstance(nxt, str) or not nxt:
             self._stop("last_page")
-        elif not items:
-            self._stop("empty_page", f"page {self.pages} is empty but has a next cursor; stopped there "
-                                     f"({self.items} items so far)")
+        elif not raw:
+            self._stop("empty_page")  # next set on an empty page: following it may never end
         elif nxt in self._seen:
-            self._stop("repeated_cursor", f"the server repeated a pagination cursor on page {self.pages}; "
-                                          f"stopped to avoid an endless loop ({self.items} items so far)")
+            self._stop("repeated_cursor")  # a server bug that would loop forever
         elif self.pages >= self._cap():
-            self._stop("page_cap", f"stopped after {self.pages} pages (page cap {self._cap()}); the result may be "
-                                   f"incomplete ({self.items} items so far) — pass a larger max_pages if the "
-                                   "list really is that long")
+            self._stop("page_cap")
         else:
             self._seen.add(nxt)
             self._cursor = nxt
         return items
+
+    def _distinct(self, items: list[Any]) -> list[Any]:
+        """The items whose ``id`` was not returned before (items without an id are all kept)."""
+        out = []
+        for item in items:
+            key = item.get("id") if isinstance(item, Mapping) else None
+            if key is not None and not isinstance(key, dict | list):
+                if key in self._ids:
+                    self.duplicates += 1
+                    continue
+                self._ids.add(key)
+            out.append(item)
+        self.items += len(out)
+        return out
 
 
 class ManagementAPI:
@@ -182,8 +245,10 @@ class ManagementAPI:
         return self._core.request_json("POST", path, json=json, idempotent=idempotent)
 
     def iter_items(self, path: str, key: str, params: Mapping[str, Any] | None = None, *,
-                   per_page: int | None = DEFAULT_PER_PAGE, max_pages: int | None = None) -> Iterator[dict[str, Any]]:
-        """Every item of a (possibly paged) list route, fetched page by page as you iterate.
+                   per_page: int | None = DEFAULT_PER_PAGE, max_pages: int | None = None,
+                   allow_partial: bool = False) -> Iterator[dict[str, Any]]:
+        """Every distinct item of a (possibly paged) list route, fetched page by page as you iterate; raises
+        :class:`~vultr_toolkit.IncompleteListError` at the end if the list came out short (see the module doc).
 
         >>> next(client.management.iter_items("/regions", "regions"))["id"]  # doctest: +SKIP
         'ams'
@@ -191,15 +256,25 @@ class ManagementAPI:
         pager = Pager(path, key, params, per_page=per_page, max_pages=max_pages)
         while (query := pager.next_params()) is not None:
             yield from pager.feed(self._core.request_json("GET", path, params=query))
+        pager.check(allow_partial=allow_partial)
 
     def paginate(self, path: str, key: str, params: Mapping[str, Any] | None = None, *,
-                 per_page: int | None = DEFAULT_PER_PAGE, max_pages: int | None = None) -> list[dict[str, Any]]:
-        """Every item of a list route as one list (``per_page=500``: the fewest requests).
+                 per_page: int | None = DEFAULT_PER_PAGE, max_pages: int | None = None,
+                 allow_partial: bool = False) -> list[dict[str, Any]]:
+        """Every distinct item of a list route as one list (``per_page=500``: the fewest requests).
+
+        A list that ends short of the server's ``meta.total`` raises :class:`~vultr_toolkit.IncompleteListError`
+        (its ``.items`` holds what was read); ``allow_partial=True`` returns it with a :class:`PaginationWarning`.
 
         >>> len(client.management.paginate("/instances", "instances"))  # doctest: +SKIP
         10000
         """
-        return list(self.iter_items(path, key, params, per_page=per_page, max_pages=max_pages))
+        pager = Pager(path, key, params, per_page=per_page, max_pages=max_pages)
+        out: list[dict[str, Any]] = []
+        while (query := pager.next_params()) is not None:
+            out += pager.feed(self._core.request_json("GET", path, params=query))
+        pager.check(allow_partial=allow_partial, items=out)
+        return out
 
     def __repr__(self) -> str:
         return f"ManagementAPI({self._core.base_url!r})"
@@ -223,19 +298,26 @@ class AsyncManagementAPI:
         return await self._core.request_json("POST", path, json=json, idempotent=idempotent)
 
     async def iter_items(self, path: str, key: str, params: Mapping[str, Any] | None = None, *,
-                         per_page: int | None = DEFAULT_PER_PAGE,
-                         max_pages: int | None = None) -> AsyncIterator[dict[str, Any]]:
-        """Every item of a list route, fetched page by page (``async for``)."""
+                         per_page: int | None = DEFAULT_PER_PAGE, max_pages: int | None = None,
+                         allow_partial: bool = False) -> AsyncIterator[dict[str, Any]]:
+        """Every distinct item of a list route, fetched page by page (``async for``); see
+        :meth:`ManagementAPI.iter_items`."""
         pager = Pager(path, key, params, per_page=per_page, max_pages=max_pages)
         while (query := pager.next_params()) is not None:
             for item in pager.feed(await self._core.request_json("GET", path, params=query)):
                 yield item
+        pager.check(allow_partial=allow_partial)
 
     async def paginate(self, path: str, key: str, params: Mapping[str, Any] | None = None, *,
-                       per_page: int | None = DEFAULT_PER_PAGE,
-                       max_pages: int | None = None) -> list[dict[str, Any]]:
-        """Every item of a list route as one list."""
-        return [item async for item in self.iter_items(path, key, params, per_page=per_page, max_pages=max_pages)]
+                       per_page: int | None = DEFAULT_PER_PAGE, max_pages: int | None = None,
+                       allow_partial: bool = False) -> list[dict[str, Any]]:
+        """Every distinct item of a list route as one list; see :meth:`ManagementAPI.paginate`."""
+        pager = Pager(path, key, params, per_page=per_page, max_pages=max_pages)
+        out: list[dict[str, Any]] = []
+        while (query := pager.next_params()) is not None:
+            out += pager.feed(await self._core.request_json("GET", path, params=query))
+        pager.check(allow_partial=allow_partial, items=out)
+        return out
 
     def __repr__(self) -> str:
         return f"AsyncManagementAPI({self._core.base_url!r})"

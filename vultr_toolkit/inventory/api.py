@@ -36,12 +36,19 @@ from urllib.parse import quote
 
 import pandas as pd
 
-from .._errors import APIResponseError, ConfigError, MissingKeyError
+from .._errors import (
+    APIResponseError,
+    AuthenticationError,
+    ConfigError,
+    MissingKeyError,
+    PermissionDeniedError,
+    error_kind,
+)
 from .._redact import redact
 from . import frames as F
 from .aliases import DatabaseHealth, database_health
 from .frames import ENDPOINTS, Lineage
-from .schemas import ALL_RESOURCES
+from .schemas import ALL_RESOURCES, PUBLIC_RESOURCES
 from .snapshot import InventorySnapshot, errors_frame
 
 __all__ = [
@@ -262,10 +269,29 @@ def _resolve(resources: str | Iterable[str]) -> list[str]:
 
 
 def _assemble(results: Mapping[str, Any], lin: Lineage, strict: bool) -> InventorySnapshot:
+    """The snapshot of ``results``, or raise when it would mislead.
+
+    Partial failures land in ``.errors`` (and warn). But when every account resource requested failed — a wrong
+    or revoked key, an IP-restricted key, the API down — an empty snapshot would read as "you run nothing,
+    $0/month", so the failure is raised instead: the authentication/permission error if there is one (a
+    rejected key is the usual cause), else the first failure, with a note naming every failed resource.
+    """
     frames = {n: r for n, r in results.items() if not isinstance(r, BaseException)}
     failed = [(n, r) for n, r in results.items() if isinstance(r, BaseException)]
     if strict and failed:
         raise failed[0][1]
+    account = [n for n in results if n not in PUBLIC_RESOURCES]
+    if account and all(isinstance(results[n], BaseException) for n in account):
+        errs = [results[n] for n in account]
+        auth = [e for e in errs if isinstance(e, AuthenticationError | PermissionDeniedError)]
+        exc = auth[0] if auth else errs[0]
+        kinds = ", ".join(f"{n}: {error_kind(results[n])}" for n in account)
+        exc.add_note(f"inventory snapshot: none of the {len(account)} account resource(s) could be fetched "
+                     f"({kinds}); an empty snapshot would have read as $0/month, so this is raised instead")
+        raise exc
+    if failed:
+        warnings.warn(f"inventory snapshot is incomplete: {len(failed)} of {len(results)} resource(s) failed "
+                      f"({', '.join(n for n, _ in failed)}); see snap.errors", InventoryWarning, stacklevel=3)
     return InventorySnapshot(frames, errors_frame(failed), lin.fetched_at, lin.base_url)
 
 
@@ -453,7 +479,12 @@ class _InventoryMethods(Generic[FrameT, SnapT, HealthT]):
 
         ``resources`` is ``"all"`` (every type in ``schemas.ALL_RESOURCES``) or names; add ``"database_usage"``
         or ``"database_alerts"`` explicitly (one request per database). A resource that fails after retries
-        lands in ``.errors`` and the rest completes; ``strict=True`` raises the first failure instead.
+        lands in ``.errors`` (with an :class:`InventoryWarning`; ``snap.ok`` is then False) and the rest
+        completes; ``strict=True`` raises the first failure instead. A paged list that came back short of the
+        server's ``meta.total`` is such a failure (``error_kind == "incomplete"``): a snapshot never holds a
+        silently partial frame. When *no* account resource could be fetched (a wrong or revoked key, the API
+        down) the failure is raised — :class:`~vultr_toolkit.AuthenticationError` for a rejected key — because
+        an empty snapshot would read as "$0/month".
 
         >>> snap = client.inventory.snapshot(progress=False)  # doctest: +SKIP
         >>> snap.summary(), snap.errors                        # doctest: +SKIP

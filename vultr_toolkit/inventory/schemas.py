@@ -43,6 +43,7 @@ __all__ = [
     "DIFF_SCHEMA",
     "ERRORS_SCHEMA",
     "LINEAGE",
+    "PUBLIC_RESOURCES",
     "RESOURCES_SCHEMA",
     "RESOURCE_TYPES",
     "SCHEMAS",
@@ -222,6 +223,8 @@ ALL_RESOURCES: Final[tuple[str, ...]] = (
     "block_storage", "databases", "snapshots", "object_storage", "regions", "plans", "billing_invoices",
     "pending_charges", "inference_subscriptions",
 )
+#: Public catalogues: they answer without a key, so fetching them says nothing about the account.
+PUBLIC_RESOURCES: Final[frozenset[str]] = frozenset({"regions", "plans"})
 #: Frames that hold billable things you run: the rows of ``InventorySnapshot.resources`` and ``.summary()``.
 #: Node pools are left out because their cost is already counted in their cluster's row.
 RESOURCE_TYPES: Final[tuple[str, ...]] = (

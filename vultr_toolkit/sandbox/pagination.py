@@ -8,7 +8,11 @@ Pathological pagers for client tests (:data:`PAGINATION_BUGS`):
 
 * ``"repeat_cursor"`` — every page after the first returns the same ``next`` cursor forever, so a client that does
   not remember cursors loops;
-* ``"endless"`` — ``next`` is always a new cursor; past the end the items wrap around, so only a page cap stops it.
+* ``"endless"`` — ``next`` is always a new cursor; past the end the items wrap around, so only a page cap stops it;
+* ``"overlap"`` — each ``next`` cursor points 10 % of a page back, so consecutive pages repeat items (a client that
+  does not deduplicate by id counts them twice);
+* ``"skip"`` — each ``next`` cursor points 10 % of a page too far, so items between pages are never served (only
+  ``meta.total`` shows the shortfall).
 
 Example::
 
@@ -37,8 +41,8 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-PaginationBug = Literal["repeat_cursor", "endless"]
-PAGINATION_BUGS: tuple[str, ...] = ("repeat_cursor", "endless")
+PaginationBug = Literal["repeat_cursor", "endless", "overlap", "skip"]
+PAGINATION_BUGS: tuple[str, ...] = ("repeat_cursor", "endless", "overlap", "skip")
 DEFAULT_PER_PAGE = 100
 MAX_PER_PAGE = 500
 
@@ -101,7 +105,11 @@ def paginate(items: Sequence[T], per_page: int = DEFAULT_PER_PAGE, cursor: str |
         next_cursor = encode_cursor(offset + per_page)
     else:
         page = list(items[offset:offset + per_page])
-        next_cursor = encode_cursor(offset + per_page) if offset + per_page < total else ""
+        step = per_page
+        if bug in ("overlap", "skip"):
+            shift = max(1, per_page // 10)
+            step = max(1, per_page - shift) if bug == "overlap" else per_page + shift
+        next_cursor = encode_cursor(offset + step) if offset + step < total else ""
         if bug == "repeat_cursor" and total:
             # The second page's cursor, forever: a client that does not remember cursors never stops.
             next_cursor = encode_cursor(min(per_page, total - 1))
