@@ -39,8 +39,14 @@ from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, cast
 
-from .._errors import APIResponseError, ConfigError, InBandStreamError, StreamTruncatedError
-from .sse import ChatChunk, SSEDecoder, Usage, parse_chunk
+from .._errors import (
+    APIResponseError,
+    ConfigError,
+    InBandStreamError,
+    StreamStalledError,
+    StreamTruncatedError,
+)
+from .sse import ChatChunk, SSEDecoder, SSELineTooLong, Usage, parse_chunk
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -235,12 +241,19 @@ def _result_from_json(data: Mapping[str, Any], latency_s: float, path: str) -> C
 
 
 class _StreamState:
-    """Pure stream bookkeeping shared by the sync and async drivers: decode, raise on errors, accumulate."""
+    """Pure stream bookkeeping shared by the sync and async drivers: decode, raise on errors, accumulate.
 
-    def __init__(self, path: str) -> None:
+    ``stall_s``: the transport's read timeout is reset by any byte, so a server sending only ``: ping``
+    comments would hold the stream forever; here a stall is no *data* line for ``stall_s`` (checked whenever
+    bytes arrive; a silent server still hits the read timeout).
+    """
+
+    def __init__(self, path: str, stall_s: float | None = None) -> None:
         self.path = path
         self.decoder = SSEDecoder()
+        self.stall_s = stall_s
         self.started = time.monotonic()
+        self.last_data = self.started
         self.ttft_s: float | None = None
         self.text: list[str] = []
         self.reasoning: list[str] = []
@@ -251,9 +264,24 @@ class _StreamState:
         self.id: str | None = None
         self.chunks = 0
 
+    def _decode(self, data: bytes) -> list[str]:
+        seen = self.decoder.data_lines
+        try:
+            events = self.decoder.feed(data)
+        except SSELineTooLong as e:
+            raise APIResponseError(f"POST {self.path}: not a usable event stream: {e}", method="POST",
+                                   path=self.path) from None
+        now = time.monotonic()
+        if self.decoder.data_lines != seen:
+            self.last_data = now
+        elif self.stall_s is not None and now - self.last_data > self.stall_s:
+            raise StreamStalledError(f"POST {self.path}: the stream stalled, no data line within {self.stall_s} s "
+                                     "(only comment / keep-alive lines arrived)", method="POST", path=self.path)
+        return events
+
     def feed(self, data: bytes) -> list[ChatChunk]:
         out = []
-        for ev in self.decoder.feed(data):
+        for ev in self._decode(data):
             ch = parse_chunk(ev)
             if ch.error is not None:
                 raise InBandStreamError(f"POST {self.path}: the server reported an error inside the stream: "
@@ -292,6 +320,13 @@ class _Base:
         self._core = core
         self.default_model = default_model
 
+    def _state(self, timeout_s: float | None) -> _StreamState:
+        """Stream bookkeeping whose stall timeout is this call's ``timeout_s`` or else the core's read timeout."""
+        if timeout_s is None:
+            t = getattr(self._core, "_client_kw", {}).get("timeout")
+            timeout_s = getattr(t, "read", None)
+        return _StreamState(_PATH, timeout_s)
+
     def _body(self, messages: str | Sequence[Mapping[str, Any]], model: str | None, stream: bool,
               kw: dict[str, Any]) -> dict[str, Any]:
         return build_chat_body(messages, model=model or self.default_model, stream=stream, **kw)
@@ -328,7 +363,7 @@ class InferenceAPI(_Base):
         kw = dict(temperature=temperature, max_tokens=max_tokens, top_p=top_p, frequency_penalty=frequency_penalty,
                   presence_penalty=presence_penalty, stop=stop, seed=seed, **extra)
         if stream:
-            state = _StreamState(_PATH)
+            state = self._state(timeout_s)
             for _ in self._chunks(self._body(messages, model, True, kw), timeout_s, state):
                 pass
             return state.result()
@@ -349,7 +384,7 @@ class InferenceAPI(_Base):
         """
         kw = dict(temperature=temperature, max_tokens=max_tokens, top_p=top_p, frequency_penalty=frequency_penalty,
                   presence_penalty=presence_penalty, stop=stop, seed=seed, **extra)
-        return self._chunks(self._body(messages, model, True, kw), timeout_s, _StreamState(_PATH))
+        return self._chunks(self._body(messages, model, True, kw), timeout_s, self._state(timeout_s))
 
     def _chunks(self, body: dict[str, Any], timeout_s: float | None, state: _StreamState) -> Iterator[ChatChunk]:
         with self._core.stream("POST", _PATH, json=body, timeout_s=timeout_s) as s:
@@ -397,7 +432,7 @@ class AsyncInferenceAPI(_Base):
         kw = dict(temperature=temperature, max_tokens=max_tokens, top_p=top_p, frequency_penalty=frequency_penalty,
                   presence_penalty=presence_penalty, stop=stop, seed=seed, **extra)
         if stream:
-            state = _StreamState(_PATH)
+            state = self._state(timeout_s)
             async for _ in self._chunks(self._body(messages, model, True, kw), timeout_s, state):
                 pass
             return state.result()
@@ -414,7 +449,7 @@ class AsyncInferenceAPI(_Base):
         """Async iterator of typed chunks (``async for c in aclient.inference.stream(...)``)."""
         kw = dict(temperature=temperature, max_tokens=max_tokens, top_p=top_p, frequency_penalty=frequency_penalty,
                   presence_penalty=presence_penalty, stop=stop, seed=seed, **extra)
-        return self._chunks(self._body(messages, model, True, kw), timeout_s, _StreamState(_PATH))
+        return self._chunks(self._body(messages, model, True, kw), timeout_s, self._state(timeout_s))
 
     async def _chunks(self, body: dict[str, Any], timeout_s: float | None,
                       state: _StreamState) -> AsyncIterator[ChatChunk]:

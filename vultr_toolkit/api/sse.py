@@ -27,7 +27,24 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-__all__ = ["ChatChunk", "SSEDecoder", "Usage", "events_with_stamps", "parse_chunk"]
+__all__ = [
+    "MAX_LINE_BYTES",
+    "ChatChunk",
+    "SSEDecoder",
+    "SSELineTooLong",
+    "Usage",
+    "events_with_stamps",
+    "parse_chunk",
+]
+
+# Longest SSE line a decoder buffers. A real line is one JSON chunk of a few hundred bytes; 1 MiB leaves room
+# for huge tool-call deltas while a server sending 10 MB without a newline cannot grow the client's memory.
+MAX_LINE_BYTES = 1 << 20
+
+
+class SSELineTooLong(ValueError):
+    """An SSE line grew past the decoder's ``max_line_bytes`` without a newline (a protocol error; callers
+    turn it into their typed error)."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -75,6 +92,9 @@ class ChatChunk:
     id: str | None = None
     model: str | None = None
     raw: str = dataclasses.field(default="", repr=False)
+    # True when ``error`` is ours (the data was not JSON / not an object), not the server's in-band error:
+    # the benchmark counts it as a protocol error instead of blaming the model server.
+    malformed: bool = False
 
     @property
     def has_token(self) -> bool:
@@ -128,9 +148,9 @@ def parse_chunk(data: str) -> ChatChunk:
     try:
         obj = json.loads(text)
     except ValueError:
-        return ChatChunk(error={"message": f"malformed SSE data: {text[:80]!r}"}, raw=data)
+        return ChatChunk(error={"message": f"malformed SSE data: {text[:80]!r}"}, raw=data, malformed=True)
     if not isinstance(obj, dict):
-        return ChatChunk(error={"message": f"unexpected SSE data: {text[:80]!r}"}, raw=data)
+        return ChatChunk(error={"message": f"unexpected SSE data: {text[:80]!r}"}, raw=data, malformed=True)
     err = obj.get("error")
     if err is not None:
         return ChatChunk(error=err if isinstance(err, dict) else {"message": str(err)}, raw=data)
@@ -162,6 +182,9 @@ class SSEDecoder:
 
     An event is complete at its blank line; an ``event: error`` event's data is wrapped as an error object
     when it is not one already. :meth:`pending` tells whether bytes of an unfinished event are left over.
+    ``data_lines`` counts the ``data:`` lines seen (comment / keep-alive lines do not count), so a caller can
+    tell a live stream from one that only pings. A line longer than ``max_line_bytes`` (None: no limit)
+    raises :class:`SSELineTooLong` instead of being buffered.
 
     >>> d = SSEDecoder()
     >>> d.feed(b"data: a\\r\\n")
@@ -170,12 +193,14 @@ class SSEDecoder:
     ['a\\nb']
     """
 
-    __slots__ = ("_buf", "_data", "_event")
+    __slots__ = ("_buf", "_data", "_event", "data_lines", "max_line_bytes")
 
-    def __init__(self) -> None:
+    def __init__(self, max_line_bytes: int | None = MAX_LINE_BYTES) -> None:
         self._buf = b""
         self._data: list[str] = []
         self._event = ""
+        self.data_lines = 0
+        self.max_line_bytes = max_line_bytes
 
     def feed(self, chunk: bytes) -> list[str]:
         buf = self._buf + chunk
@@ -204,10 +229,14 @@ class SSEDecoder:
             if value.startswith(b" "):
                 value = value[1:]
             if name == b"data":
+                self.data_lines += 1
                 self._data.append(value.decode("utf-8", "replace"))
             elif name == b"event":
                 self._event = value.decode("utf-8", "replace")
         self._buf = buf[start:]
+        if self.max_line_bytes is not None and len(self._buf) > self.max_line_bytes:
+            self._buf = b""
+            raise SSELineTooLong(f"an SSE line exceeded {self.max_line_bytes} bytes without a newline")
         return out
 
     def pending(self) -> bool:
@@ -231,7 +260,7 @@ def events_with_stamps(stamps: Sequence[int], reads: Sequence[bytes]) -> tuple[l
     >>> events_with_stamps([10, 20], [b"data: x\\n", b"\\ndata: y\\n\\n"])
     ([(20, 'x'), (20, 'y')], False)
     """
-    dec = SSEDecoder()
+    dec = SSEDecoder(max_line_bytes=None)  # the engine already bounded what it kept
     out: list[tuple[int, str]] = []
     for stamp, data in zip(stamps, reads, strict=True):
         for ev in dec.feed(data):

@@ -28,7 +28,8 @@ import aiohttp
 import numpy as np
 
 from .._errors import APIConnectionError, ConfigError
-from .metrics import analyse_request, split_proportional
+from .._redact import register_secret
+from .metrics import OVERLONG_FACTOR, OVERLONG_SLACK, analyse_request, split_proportional
 from .workload import Level, Plan, arrival_offsets_s
 
 __all__ = ["EngineConfig", "LevelOutput", "fetch_models", "run_in_private_loop", "run_plan"]
@@ -36,6 +37,15 @@ __all__ = ["EngineConfig", "LevelOutput", "fetch_models", "run_in_private_loop",
 T = TypeVar("T")
 
 _START_DELAY_NS = 200_000_000  # workers get this long to be ready before a level's shared start instant
+
+# What one request may buffer. A real SSE line is a JSON chunk of a few hundred bytes; 1 MiB leaves room for
+# huge tool-call deltas. 64 MiB is ~100x the largest completion a 128k-token model can send; without the caps
+# three hostile 100 MB streams took the client from 141 MB to 1.23 GB.
+MAX_LINE_BYTES = 1 << 20
+MAX_BODY_BYTES = 64 << 20
+# A stream with more data frames than metrics.OVERLONG_FACTOR x max_tokens (+ slack for role/finish/usage
+# frames) is not a completion any more: it is stopped and counted as ``overlong_stream``.
+_MAX_ERROR_BODY = 64 << 10
 
 
 class EngineConfig:
@@ -46,6 +56,8 @@ class EngineConfig:
     def __init__(self, url: str, api_key: str | None) -> None:
         self.url = url.rstrip("/")
         self.api_key = api_key
+        # an endpoint may echo the key in an error body: redact() then masks it in rows and stored history
+        register_secret(api_key)
 
     def headers(self) -> dict[str, str]:
         h = {"Content-Type": "application/json", "Accept": "text/event-stream"}
@@ -61,6 +73,7 @@ class EngineConfig:
 
     def __setstate__(self, state: tuple[str, str | None]) -> None:
         self.url, self.api_key = state
+        register_secret(self.api_key)  # spawned workers analyse their own rows
 
 
 # A raw record is a plain dict (cheap to build, pickles between processes); keys documented in
@@ -111,8 +124,57 @@ def _session(plan: Plan, limit: int) -> aiohttp.ClientSession:
                                  skip_auto_headers=("User-Agent",))
 
 
+async def _read_stream(resp: aiohttp.ClientResponse, rec: Raw, stall_s: float, max_frames: int) -> None:
+    """Stamp and keep every read of a 200 stream, within the caps.
+
+    Stall means no *data* frame for ``stall_s``: aiohttp's ``sock_read`` is reset by any byte, so a server
+    sending only ``: ping`` comments held a request forever. The deadline moves only when a read carries
+    ``data:``. A line longer than :data:`MAX_LINE_BYTES` or a body over :data:`MAX_BODY_BYTES` is a
+    ``protocol_error``; more than ``max_frames`` data frames an ``overlong_stream``. Either stops the read.
+    """
+    stamps: list[int] = rec["stamps"]
+    reads: list[bytes] = rec["reads"]
+    mono = time.monotonic_ns
+    read = resp.content.readany
+    loop = asyncio.get_running_loop()
+    total = tail = frames = 0
+    cm = asyncio.timeout(stall_s)
+    try:
+        async with cm:
+            while True:
+                data = await read()
+                if not data:
+                    return
+                stamps.append(mono())
+                reads.append(data)
+                n = data.count(b"data:")
+                if n:
+                    frames += n
+                    cm.reschedule(loop.time() + stall_s)
+                total += len(data)
+                nl = data.rfind(b"\n")
+                tail = tail + len(data) if nl < 0 else len(data) - nl - 1
+                if tail > MAX_LINE_BYTES:
+                    rec["failure"] = "protocol_error"
+                    rec["message"] = f"an SSE line exceeded {MAX_LINE_BYTES} bytes without a newline"
+                    return
+                if total > MAX_BODY_BYTES:
+                    rec["failure"] = "protocol_error"
+                    rec["message"] = f"the stream exceeded {MAX_BODY_BYTES} bytes"
+                    return
+                if frames > max_frames:
+                    rec["failure"] = "overlong_stream"
+                    rec["message"] = f"the stream sent over {max_frames} data frames (max_tokens far exceeded)"
+                    return
+    except TimeoutError:
+        if not cm.expired():
+            raise
+        rec["failure"] = "stalled"
+        rec["message"] = "the stream stalled: no data frame within stall_timeout_s (comment lines do not count)"
+
+
 async def _send(session: aiohttp.ClientSession, url: str, headers: dict[str, str], body: bytes, rec: Raw,
-                progress: Any, slot: int) -> None:
+                progress: Any, slot: int, max_tokens: int | None = None) -> None:
     """One request, the hot path: stamp every read, keep the bytes, classify transport failures."""
     stamps: list[int] = []
     reads: list[bytes] = []
@@ -126,16 +188,12 @@ async def _send(session: aiohttp.ClientSession, url: str, headers: dict[str, str
             got_headers = True
             rec["status"] = resp.status
             if resp.status != 200:
-                rec["body"] = await resp.read()
+                rec["body"] = await resp.content.read(_MAX_ERROR_BODY)  # only its first 300 chars are shown
                 rec["retry_after"] = resp.headers.get("Retry-After")
             else:
-                read = resp.content.readany
-                while True:
-                    data = await read()
-                    if not data:
-                        break
-                    stamps.append(mono())
-                    reads.append(data)
+                stall_s = session.timeout.sock_read or 30.0
+                max_frames = OVERLONG_FACTOR * max_tokens + OVERLONG_SLACK if max_tokens else 1 << 62
+                await _read_stream(resp, rec, stall_s, max_frames)
     except aiohttp.ServerTimeoutError as e:
         # sock_read expired: after the headers that is a stalled stream, before them a timeout.
         rec["failure"] = "stalled" if got_headers else "timeout"
@@ -179,7 +237,7 @@ async def _closed_loop(session: aiohttp.ClientSession, cfg: EngineConfig, plan: 
             rid = first_rid + k * stride
             rec = _new_rec(rid, phase, free_at)
             recs.append(rec)
-            await _send(session, url, headers, plan.body(rid), rec, progress, slot)
+            await _send(session, url, headers, plan.body(rid), rec, progress, slot, plan.max_tokens)
             free_at = rec["end_ns"]
 
     await _sleep_until(start_ns)
@@ -199,7 +257,7 @@ async def _open_loop(session: aiohttp.ClientSession, cfg: EngineConfig, plan: Pl
     async def capped(body: bytes, rec: Raw) -> None:
         assert sem is not None
         async with sem:
-            await _send(session, url, headers, body, rec, progress, slot)
+            await _send(session, url, headers, body, rec, progress, slot, plan.max_tokens)
 
     for off, rid in zip(offsets_ns, rids, strict=True):
         due = start_ns + int(off)
@@ -207,7 +265,8 @@ async def _open_loop(session: aiohttp.ClientSession, cfg: EngineConfig, plan: Pl
         rec = _new_rec(rid, "measure", due)
         recs.append(rec)
         body = plan.body(rid)
-        coro = capped(body, rec) if sem is not None else _send(session, url, headers, body, rec, progress, slot)
+        coro = (capped(body, rec) if sem is not None
+                else _send(session, url, headers, body, rec, progress, slot, plan.max_tokens))
         tasks.append(asyncio.ensure_future(coro))
     if tasks:
         await asyncio.gather(*tasks)
@@ -220,12 +279,12 @@ async def _sleep_until(due_ns: int) -> None:
         await asyncio.sleep(delay / 1e9)
 
 
-def _finish(recs: list[Raw], level_index: int, worker: int, tokenizer: Callable[[str], int] | None = None
-            ) -> tuple[list[dict[str, Any]], list[dict[str, list[Any]]]]:
+def _finish(recs: list[Raw], level_index: int, worker: int, tokenizer: Callable[[str], int] | None = None,
+            max_tokens: int | None = None) -> tuple[list[dict[str, Any]], list[dict[str, list[Any]]]]:
     """Parse raw records into request rows + chunk columns (after the level, off the hot path)."""
     rows, chunk_cols = [], []
     for rec in recs:
-        row, chunks = analyse_request(rec, tokenizer=tokenizer)
+        row, chunks = analyse_request(rec, tokenizer=tokenizer, max_tokens=max_tokens)
         row.update(request_id=rec["rid"], level_index=level_index, phase=rec["phase"], worker=worker,
                    scheduled_ns=rec["scheduled_ns"], woke_ns=rec["woke_ns"], sent_ns=rec["sent_ns"],
                    end_ns=rec["end_ns"])
@@ -262,7 +321,7 @@ async def _level_task(session: aiohttp.ClientSession, cfg: EngineConfig, plan: P
         recs = await _open_loop(session, cfg, plan, [offsets_ns[i] for i in mine], [first_rid + i for i in mine],
                                 cap, start_ns, progress, slot)
     cpu = (time.thread_time() if workers == 1 else time.process_time()) - cpu0
-    rows, chunks = _finish(recs, level_index, worker, plan.tokenizer)
+    rows, chunks = _finish(recs, level_index, worker, plan.tokenizer, plan.max_tokens)
     return rows, chunks, cpu
 
 

@@ -33,7 +33,22 @@ is written):
 
 An in-band SSE error is an error, never a success; failed requests are excluded from latency statistics but
 counted by ``error_kind`` (``http_429``, ``http_5xx``, ``http_4xx``, ``in_band_error``, ``truncated``,
-``timeout``, ``stalled``, ``connection``).
+``timeout``, ``stalled``, ``connection``, ``protocol_error``, ``overlong_stream``):
+
+``stalled``
+    no SSE *data* frame within ``stall_timeout_s`` — comment / keep-alive lines (``: ping``) do not count.
+``in_band_error``
+    the server sent an error event inside the stream (its own JSON ``error``).
+``protocol_error``
+    the bytes are not a usable SSE stream: a line longer than ``engine.MAX_LINE_BYTES`` (1 MiB), a body over
+    ``engine.MAX_BODY_BYTES`` (64 MiB), or ``data:`` that is not a JSON object. The client's fault-finding,
+    not the model server's error.
+``overlong_stream``
+    far more output than asked for: more than ``OVERLONG_FACTOR × max_tokens + OVERLONG_SLACK`` data frames
+    (the engine stops reading) or completion tokens.
+
+Error texts are redacted (:func:`vultr_toolkit._redact.redact`): an endpoint echoing the key in its 401 body
+does not put it into ``.requests["error"]`` or the history store.
 """
 
 from __future__ import annotations
@@ -45,6 +60,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._redact import redact
 from ..api.sse import events_with_stamps, parse_chunk
 
 __all__ = [
@@ -57,7 +73,12 @@ __all__ = [
     "summarise",
 ]
 
-ERROR_KINDS = ("http_429", "http_5xx", "http_4xx", "in_band_error", "truncated", "timeout", "stalled", "connection")
+ERROR_KINDS = ("http_429", "http_5xx", "http_4xx", "in_band_error", "truncated", "timeout", "stalled", "connection",
+               "protocol_error", "overlong_stream")
+# Output beyond this many tokens (or data frames) for a request's max_tokens is an ``overlong_stream``; generous
+# because servers count max_tokens differently (reasoning tokens, role/finish/usage frames).
+OVERLONG_FACTOR = 4
+OVERLONG_SLACK = 64
 PERCENTILES = (50, 90, 95, 99)
 _MAX_ERROR_TEXT = 300
 
@@ -101,14 +122,20 @@ def split_proportional(total: int, weights: Sequence[int]) -> list[int]:
     return [int(x) for x in base]
 
 
-def analyse_request(raw: Mapping[str, Any], *, tokenizer: Callable[[str], int] | None = None
-                    ) -> tuple[dict[str, Any], dict[str, list[Any]]]:
+def analyse_request(raw: Mapping[str, Any], *, tokenizer: Callable[[str], int] | None = None,
+                    max_tokens: int | None = None) -> tuple[dict[str, Any], dict[str, list[Any]]]:
     """Turn one raw request record of the engine into its request row and its chunk rows.
 
     ``raw`` holds monotonic-ns stamps (``scheduled_ns``, ``woke_ns``, ``sent_ns``, ``end_ns``), ``status``,
     the network reads (``stamps``, ``reads``), an engine-side ``failure`` kind and ``message``, and the body
     of a non-200 answer. Pure: the engine calls it after a level, off the hot path. ``tokenizer`` counts the
-    tokens of each chunk's text when the server sent no usage (``tokens_source="tokenizer"``).
+    tokens of each chunk's text when the server sent no usage (``tokens_source="tokenizer"``); with
+    ``max_tokens`` a success whose output exceeds the overlong bound becomes an ``overlong_stream`` error.
+
+    >>> row, _ = analyse_request({"sent_ns": 0, "end_ns": 1, "status": 401,
+    ...                           "body": b'{"error": {"message": "bad key Bearer sk-CANARY-abcdef"}}'})
+    >>> row["error_kind"], row["error"]
+    ('http_4xx', 'bad key Bearer ***')
     """
     sent = int(raw["sent_ns"])
     status = int(raw.get("status") or 0)
@@ -142,7 +169,8 @@ def analyse_request(raw: Mapping[str, Any], *, tokenizer: Callable[[str], int] |
         chunk_rows["chars"].append(len(ch.content) + len(ch.reasoning))
         chunk_rows["tokens"].append(0)
         if ch.error is not None and kind in (None, "truncated", "stalled", "timeout", "connection"):
-            kind, message = "in_band_error", ch.error_message
+            kind = "protocol_error" if ch.malformed else "in_band_error"
+            message = ch.error_message
         if ch.has_token:
             token_idx.append(i)
             cumulative.append(ch.usage.completion_tokens if ch.usage is not None else None)
@@ -192,6 +220,9 @@ def analyse_request(raw: Mapping[str, Any], *, tokenizer: Callable[[str], int] |
             row["ttfc_s"] = (chunk_rows["received_ns"][content_idx[0]] - sent) / 1e9
         row["output_tokens"] = tokens
         row["tokens_source"] = source
+        if kind is None and max_tokens and tokens > OVERLONG_FACTOR * max_tokens + OVERLONG_SLACK:
+            kind = "overlong_stream"
+            message = f"{tokens} output tokens for max_tokens={max_tokens}"
         row["chunks"] = len(token_idx)
         if tokens > 1:
             row["itl_mean_s"] = (last - first) / 1e9 / (tokens - 1)
@@ -205,7 +236,8 @@ def analyse_request(raw: Mapping[str, Any], *, tokenizer: Callable[[str], int] |
         row["e2e_s"] = (int(raw["end_ns"]) - sent) / 1e9
     row["status"] = "ok" if kind is None else "error"
     row["error_kind"] = kind
-    row["error"] = message[:_MAX_ERROR_TEXT] if kind is not None else None
+    # redact before cutting, so a cut cannot leave half a key the patterns no longer recognise
+    row["error"] = redact(message)[:_MAX_ERROR_TEXT] if kind is not None else None
     return row, chunk_rows
 
 
