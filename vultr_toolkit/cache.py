@@ -646,6 +646,20 @@ def _normalize_url(url: str) -> str:
             "use Cache() for the in-process backend"
         )
     register_url_passwords(url)
+    # Checked here, before any connection: redis-py would raise a bare ValueError later (or at first use).
+    try:
+        parts.port  # noqa: B018 - property access validates the port
+    except ValueError:
+        raise ConfigError(
+            f"Cache url has an invalid port in {redact_url(url)!r}; use host:port with a number 1-65535, "
+            "e.g. valkey://127.0.0.1:6379/0"
+        ) from None
+    db = parts.path.lstrip("/")
+    if scheme != "unix" and db and not db.isdigit():
+        raise ConfigError(
+            f"Cache url database must be a number (got {db!r} in {redact_url(url)!r}); "
+            "e.g. valkey://127.0.0.1:6379/0"
+        )
     return urlunsplit((scheme, *parts[1:]))
 
 
