@@ -146,7 +146,8 @@ def test_two_processes_share_a_redis_backed_budget(make_sandbox: Callable[..., S
 def test_redis_limiter_falls_back_to_local_when_unreachable(caplog: pytest.LogCaptureFixture) -> None:
     from tests.plugins.servers import free_port
 
-    lim = RedisRateLimiter(f"redis://127.0.0.1:{free_port()}/0", name="nowhere", rate=5, burst=2)
+    lim = RedisRateLimiter(f"redis://127.0.0.1:{free_port()}/0", name="nowhere", rate=5, burst=2,
+                           degraded_share=1.0)  # the whole rate locally (default: a conservative 1/2)
     with caplog.at_level(logging.WARNING, logger="vultr_toolkit.ratelimit"):
         waits = [lim.reserve() for _ in range(3)]
     assert waits[:2] == [0.0, 0.0] and waits[2] > 0  # still paced, locally

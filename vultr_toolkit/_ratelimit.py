@@ -26,7 +26,10 @@ longer to wait (sleep, then confirm again). Drivers::
 
 :class:`RedisRateLimiter` runs the same algorithm as a Lua script on a Valkey/Redis server, using the server's
 ``TIME``, so several processes or kernels share one budget (``VULTR_TOOLKIT_LIMITER_URL``). If the server
-cannot be reached it degrades to a local limiter and logs a warning once.
+cannot be reached it degrades to a local limiter at a conservative share of the rate (``degraded_share``,
+default 1/2: the processes on one budget can't see each other while it is down), logs a warning, probes the
+server again every ``probe_s`` and returns to the shared budget when it answers — keeping the local cap for one
+more window, because the shared log does not hold the sends made while degraded.
 
 :func:`shared_limiter` is the registry: every client built for the same base URL and key gets the same
 instance (keyed by a fingerprint, never the key itself).
@@ -249,8 +252,9 @@ class RedisRateLimiter:
     """The limiter's algorithm run atomically on Valkey/Redis, so processes and kernels share one budget.
 
     ``name`` identifies the budget (:func:`shared_limiter` derives it from the base URL and key fingerprint).
-    Needs the ``valkey`` extra (redis-py). If Redis fails, falls back to an in-process :class:`RateLimiter`
-    with the same settings and logs one warning.
+    Needs the ``valkey`` extra (redis-py). If Redis fails, falls back to an in-process :class:`RateLimiter` at
+    ``degraded_share`` of the rate, probes every ``probe_s`` and returns to the shared budget (module docstring);
+    one warning per outage.
 
     >>> lim = RedisRateLimiter("redis://127.0.0.1:6379/0", name="demo", rate=20)  # doctest: +SKIP
     >>> lim.reserve()  # doctest: +SKIP
@@ -268,7 +272,15 @@ class RedisRateLimiter:
         burst: int = 10,
         window_s: float = DEFAULT_WINDOW_S,
         margin_s: float = DEFAULT_MARGIN_S,
+        degraded_share: float = 0.5,
+        probe_s: float = 1.0,
     ) -> None:
+        if not 0 < degraded_share <= 1:
+            raise ConfigError(f"RedisRateLimiter degraded_share must be in (0, 1] (got {degraded_share!r}); it is "
+                              "the fraction of the rate one process uses while the shared server is down, e.g. "
+                              "1 / the number of processes sharing the budget")
+        if not probe_s > 0:
+            raise ConfigError(f"RedisRateLimiter probe_s must be > 0 seconds (got {probe_s!r})")
         try:
             import redis
         except ImportError:  # pragma: no cover - depends on the installed extras
@@ -283,7 +295,12 @@ class RedisRateLimiter:
         self._sent_key = f"vultr_toolkit:ratelimit:{digest}:sent"
         self._late = 0
         self._lock = threading.Lock()
-        self._fallback: RateLimiter | None = None
+        self._fallback: RateLimiter | None = None  # set while degraded
+        self._local: RateLimiter | None = None  # the conservative local limiter, kept across outages
+        self._guard_until = -math.inf  # after recovery, the local cap also applies until then (monotonic)
+        self._next_probe = 0.0
+        self.degraded_share = degraded_share
+        self.probe_s = probe_s
         self._granted = 0
         self._delayed = 0
         self._wait_s = 0.0
@@ -297,13 +314,41 @@ class RedisRateLimiter:
             raise ConfigError(f"invalid shared limiter settings rate={rate!r} burst={burst!r}")
         self.rate = float(rate)
         self.burst = int(burst)
-        if self._fallback is not None:
-            self._fallback.configure(rate, burst)
+        if self._local is not None:
+            self._local.configure(*self._local_settings())
+
+    def _local_settings(self) -> tuple[float, int]:
+        return self.rate * self.degraded_share, max(1, math.floor(self.burst * self.degraded_share))
+
+    def _degraded(self) -> RateLimiter | None:
+        """The local limiter while degraded (None: use the server). Probes the server every ``probe_s``."""
+        fallback = self._fallback
+        if fallback is None:
+            return None
+        with self._lock:
+            now = time.monotonic()
+            if now < self._next_probe:
+                return fallback
+            self._next_probe = now + self.probe_s  # one caller probes; the others stay local meanwhile
+        try:
+            self._redis.ping()
+        except Exception:
+            return fallback
+        with self._lock:
+            if self._fallback is not None:
+                self._fallback = None
+                # Our sends while degraded are not in the shared log: keep the local cap for one more window.
+                self._guard_until = time.monotonic() + self._window()
+                logger.info("shared rate limiter at %s is back; using the shared budget again", self._url_display)
+        return None
+
+    def _guard(self) -> RateLimiter | None:
+        return self._local if time.monotonic() < self._guard_until else None
 
     def reserve(self) -> float:
         """Book the next slot on the shared server and return the seconds to wait."""
-        if self._fallback is not None:
-            return self._fallback.reserve()
+        if (fallback := self._degraded()) is not None:
+            return fallback.reserve()
         interval = 1.0 / self.rate
         try:
             raw = self._script(keys=self._keys, args=[repr(interval), repr((self.burst - 1) * interval), self._n(),
@@ -311,6 +356,8 @@ class RedisRateLimiter:
         except Exception as e:  # any redis failure: keep pacing locally rather than stop working
             return self._fall_back(e).reserve()
         wait = max(0.0, float(raw.decode() if isinstance(raw, bytes) else raw))
+        if (guard := self._guard()) is not None:
+            wait = max(wait, guard.reserve())
         with self._lock:
             self._granted += 1
             if wait > 0:
@@ -320,8 +367,11 @@ class RedisRateLimiter:
 
     def confirm(self) -> float:
         """The window cap on actual send times, shared by every process (see :meth:`RateLimiter.confirm`)."""
-        if self._fallback is not None:
-            return self._fallback.confirm()
+        if (fallback := self._fallback) is not None:
+            return fallback.confirm()
+        # Just after recovery the local cap goes first: a send it refuses is then not booked on the server.
+        if (guard := self._guard()) is not None and (extra := guard.confirm()) > 0:
+            return extra
         try:
             raw = self._confirm_script(keys=[self._sent_key], args=[self._n(), repr(self._window()), self._ttl_ms()])
         except Exception as e:
@@ -344,9 +394,14 @@ class RedisRateLimiter:
     def _fall_back(self, error: Exception) -> RateLimiter:
         with self._lock:
             if self._fallback is None:
-                logger.warning("shared rate limiter at %s failed (%s: %s); falling back to an in-process limiter",
-                               self._url_display, type(error).__name__, redact(str(error)))
-                self._fallback = RateLimiter(self.rate, self.burst, window_s=self.window_s, margin_s=self.margin_s)
+                rate, burst = self._local_settings()
+                logger.warning("shared rate limiter at %s failed (%s: %s); falling back to an in-process limiter "
+                               "at %g/s (degraded_share %g) and probing every %g s", self._url_display,
+                               type(error).__name__, redact(str(error)), rate, self.degraded_share, self.probe_s)
+                if self._local is None:
+                    self._local = RateLimiter(rate, burst, window_s=self.window_s, margin_s=self.margin_s)
+                self._fallback = self._local
+                self._next_probe = time.monotonic() + self.probe_s
             return self._fallback
 
     def stats(self) -> dict[str, Any]:

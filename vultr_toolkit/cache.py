@@ -38,8 +38,12 @@ How it works
   versions start at the server's clock in µs so a re-created version never matches an old entry.
 * **mget_and_delete** is one Lua script (GET each + UNLINK, atomic) sent on a connection with redis-py's automatic
   retry OFF: a replayed take after a lost reply would return nil for values already deleted — silently losing
-  them. With retry off a lost reply raises :class:`~vultr_toolkit.CacheError` instead. (Exactly-once delivery
-  across a lost reply would need a claim key the caller can re-read; not implemented.)
+  them. So by default it is claim-then-ack: one script moves the values (with their TTLs) into a claim hash
+  ``…:claims:<id>`` (deadline in the ``…:claims`` zset) under an id made by the client, so a lost reply is
+  replayed with the same id and returns the same values; a second script acks (deletes) the claim. If the
+  server stays away, ``CacheError`` and the values wait in the claim until :meth:`Cache.restore_expired_claims`
+  returns them. ``claim_ttl=None`` keeps the one-trip, at-most-once take; :meth:`Cache.claim` exposes the
+  claim itself (ack when your work is done).
 * **In-process backend** (``Cache()``): the same primitives under one lock, shared by every ``Cache()`` in the
   process like one local server. It is not shared across processes — use Valkey for that — and it has no
   eviction: entries without a TTL stay until deleted or cleared (expired ones are swept as writes go on).
@@ -79,7 +83,7 @@ from ._errors import CacheError, ConfigError
 from ._redact import redact, redact_url, register_url_passwords
 from ._tls import check_redis_url
 
-__all__ = ["Cache", "CacheStats"]
+__all__ = ["Cache", "CacheStats", "Claim"]
 
 log = logging.getLogger("vultr_toolkit.cache")
 T = TypeVar("T")
@@ -144,6 +148,60 @@ for i, k in ipairs(KEYS) do
   redis.call('UNLINK', k)
 end
 return out
+"""
+# Claim-then-ack (safe take). KEYS: claim hash, claims zset, values... ARGV: tagv prefix, claim id, ttl ms.
+# Moves each fresh value (and its PTTL) into the claim hash and deletes its key; the claim's deadline goes in the
+# zset. Idempotent per claim id: a replay after a lost reply returns what the first run claimed, claims nothing new.
+_LUA_CLAIM = _LUA_FRESH + """
+local out = {}
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  for i = 3, #KEYS do out[i - 2] = redis.call('HGET', KEYS[1], 'v:' .. KEYS[i]) end
+  return out
+end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('HSET', KEYS[1], '~', '1')
+for i = 3, #KEYS do
+  local k = KEYS[i]
+  local v = redis.call('GET', k)
+  if v and not fresh(v, ARGV[1]) then v = false end
+  if v then redis.call('HSET', KEYS[1], 'v:' .. k, v, 't:' .. k, redis.call('PTTL', k)) end
+  redis.call('UNLINK', k)
+  out[i - 2] = v
+end
+redis.call('ZADD', KEYS[2], now + tonumber(ARGV[3]), ARGV[2])
+return out
+"""
+# KEYS: claim hash, claims zset. ARGV: claim id. Idempotent: a replayed ack deletes nothing and still succeeds.
+_LUA_ACK = """
+redis.call('ZREM', KEYS[2], ARGV[1])
+return redis.call('DEL', KEYS[1])
+"""
+# KEYS: claims zset. ARGV: claim key prefix, max claims. Puts expired claims' values back (SET NX: a key written
+# since the claim keeps its newer value) with their remaining TTL, then drops the claims. -> values restored.
+_LUA_RESTORE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[2]))
+local n = 0
+for _, id in ipairs(ids) do
+  local ck = ARGV[1] .. id
+  local h = redis.call('HGETALL', ck)
+  for j = 1, #h, 2 do
+    local f = h[j]
+    if string.sub(f, 1, 2) == 'v:' then
+      local k = string.sub(f, 3)
+      local ttl = tonumber(redis.call('HGET', ck, 't:' .. k) or '-1')
+      local ok
+      if ttl > 0 then ok = redis.call('SET', k, h[j + 1], 'NX', 'PX', ttl)
+      else ok = redis.call('SET', k, h[j + 1], 'NX') end
+      if ok then n = n + 1 end
+    end
+  end
+  redis.call('DEL', ck)
+  redis.call('ZREM', KEYS[1], id)
+end
+return n
 """
 # KEYS: candidate value keys. ARGV: tagv prefix. Deletes entries whose tag versions are stale.
 _LUA_RECLAIM = _LUA_FRESH + """
@@ -271,6 +329,8 @@ class _MemoryStore:
         self._lock = threading.Lock()
         self._data: dict[str, tuple[bytes, float | None]] = {}  # key -> (value, monotonic deadline or None)
         self._writes = 0
+        # claim key -> (monotonic deadline, {value key: (raw, remaining ms or -1)}), as _LUA_CLAIM's hash + zset
+        self._claims: dict[str, tuple[float, dict[str, tuple[bytes, int]]]] = {}
 
     def _get(self, key: str, now: float) -> bytes | None:
         item = self._data.get(key)
@@ -371,6 +431,42 @@ class _MemoryStore:
                 out.append(raw)
             return out
 
+    def claim(self, claim_key: str, keys: Sequence[str], prefix: str, ttl_ms: int) -> list[bytes | None]:
+        with self._lock:
+            now = time.monotonic()
+            if claim_key in self._claims:
+                held = self._claims[claim_key][1]
+                return [held[k][0] if k in held else None for k in keys]
+            taken: dict[str, tuple[bytes, int]] = {}
+            out: list[bytes | None] = []
+            for k in keys:
+                raw = self._get(k, now)
+                if raw is not None:
+                    deadline = self._data.pop(k)[1]
+                    if not self._fresh(raw, prefix, now):
+                        raw = None
+                    else:
+                        taken[k] = (raw, -1 if deadline is None else max(1, int((deadline - now) * 1000)))
+                out.append(raw)
+            self._claims[claim_key] = (now + ttl_ms / 1000, taken)
+            return out
+
+    def ack(self, claim_key: str) -> int:
+        with self._lock:
+            return 1 if self._claims.pop(claim_key, None) is not None else 0
+
+    def restore_claims(self, claim_prefix: str, limit: int) -> int:
+        with self._lock:
+            now = time.monotonic()
+            due = [ck for ck, (d, _) in self._claims.items() if ck.startswith(claim_prefix) and d <= now][:limit]
+            n = 0
+            for ck in due:
+                for k, (raw, ttl_ms) in self._claims.pop(ck)[1].items():
+                    if self._get(k, now) is None:
+                        self._put(k, raw, max(ttl_ms, 0), now)
+                        n += 1
+            return n
+
     def incr(self, key: str) -> int:
         with self._lock:
             now = time.monotonic()
@@ -446,6 +542,9 @@ class _RedisStore:
         self._set_tagged = self.client.register_script(_LUA_SET_TAGGED)
         self._unlock = self.client.register_script(_LUA_UNLOCK)
         self._mget_del = self.client.register_script(_LUA_MGET_AND_DELETE)
+        self._claim = self.client.register_script(_LUA_CLAIM)
+        self._ack = self.client.register_script(_LUA_ACK)
+        self._restore = self.client.register_script(_LUA_RESTORE)
         self._reclaim = self.client.register_script(_LUA_RECLAIM)
 
     def _fail(self, exc: BaseException) -> _BackendDown:
@@ -523,6 +622,27 @@ class _RedisStore:
     def mget_and_delete(self, keys: Sequence[str], prefix: str) -> list[bytes | None]:
         try:
             return list(self._mget_del(keys=keys, args=(prefix,), client=self.noretry))
+        except self._errors as exc:
+            raise self._fail(exc) from None
+
+    def claim(self, claim_key: str, keys: Sequence[str], prefix: str, ttl_ms: int) -> list[bytes | None]:
+        zset = claim_key.rsplit(":", 1)[0]
+        try:  # no-retry connection: the caller replays with the same claim id, which the script makes idempotent
+            return list(self._claim(keys=[claim_key, zset, *keys], args=(prefix, claim_key.rsplit(":", 1)[1],
+                                                                            ttl_ms), client=self.noretry))
+        except self._errors as exc:
+            raise self._fail(exc) from None
+
+    def ack(self, claim_key: str) -> int:
+        zset, cid = claim_key.rsplit(":", 1)
+        try:
+            return int(self._ack(keys=[claim_key, zset], args=(cid,)))
+        except self._errors as exc:
+            raise self._fail(exc) from None
+
+    def restore_claims(self, claim_prefix: str, limit: int) -> int:
+        try:
+            return int(self._restore(keys=[claim_prefix.rstrip(":")], args=(claim_prefix, limit)))
         except self._errors as exc:
             raise self._fail(exc) from None
 
@@ -646,10 +766,64 @@ def _normalize_url(url: str) -> str:
             "use Cache() for the in-process backend"
         )
     register_url_passwords(url)
+    # Checked here, before any connection: redis-py would raise a bare ValueError later (or at first use).
+    try:
+        parts.port  # noqa: B018 - property access validates the port
+    except ValueError:
+        raise ConfigError(
+            f"Cache url has an invalid port in {redact_url(url)!r}; use host:port with a number 1-65535, "
+            "e.g. valkey://127.0.0.1:6379/0"
+        ) from None
+    db = parts.path.lstrip("/")
+    if scheme != "unix" and db and not db.isdigit():
+        raise ConfigError(
+            f"Cache url database must be a number (got {db!r} in {redact_url(url)!r}); "
+            "e.g. valkey://127.0.0.1:6379/0"
+        )
     return urlunsplit((scheme, *parts[1:]))
 
 
 # ---- the cache -----------------------------------------------------------------------------------------------------
+
+
+class Claim:
+    """Values taken by :meth:`Cache.claim`: ``.values`` (in key order, None where missing), ``.ack()`` to drop them.
+
+    As a context manager it acks when the block ends without an exception; on an exception it leaves the claim,
+    so :meth:`Cache.restore_expired_claims` returns the values to their keys after the claim's ttl.
+
+    Example::
+
+        >>> c = Cache(namespace="doc")
+        >>> c.set("q:1", 1)
+        >>> claim = c.claim(["q:1"])
+        >>> claim.values, claim.ack()
+        ([1], None)
+    """
+
+    def __init__(self, cache: Cache, cid: str, keys: list[str], values: list[Any]) -> None:
+        self.id = cid
+        self.keys = keys
+        self.values = values
+        self._cache = cache
+        self.acked = not keys
+
+    def ack(self) -> None:
+        """Drop the claimed values for good (idempotent)."""
+        if not self.acked:
+            self._cache._ack(self.id)
+            self.acked = True
+
+    def __enter__(self) -> Claim:
+        return self
+
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        if exc_type is None:
+            self.ack()
+
+    def __repr__(self) -> str:
+        return f"Claim(id={self.id!r}, keys={len(self.keys)}, acked={self.acked})"
+
 
 
 class Cache:
@@ -1097,12 +1271,17 @@ class Cache:
         except _BackendDown as exc:
             raise self._raise("delete", exc) from None
 
-    def mget_and_delete(self, keys: Sequence[str]) -> list[Any]:
+    def mget_and_delete(self, keys: Sequence[str], *, claim_ttl: float | None = 60.0) -> list[Any]:
         """Atomically read and delete ``keys``; values in order, None where missing (or stale by tag).
 
-        Under concurrent callers each stored value goes to exactly one of them. Runs as one Lua script on a
-        connection with automatic retry off: if the reply is lost the call raises :class:`CacheError` rather
-        than replaying (a replay would find the keys gone and return None — losing the values silently).
+        Under concurrent callers each stored value goes to exactly one of them. By default (``claim_ttl`` set) this
+        is :meth:`claim` + :meth:`Claim.ack`: the values move to a claim that a lost reply can re-read (the call
+        replays once with the same claim id, which returns the same values), so a lost reply never loses data. If
+        the server stays unreachable the call raises :class:`CacheError` and the values stay claimed;
+        :meth:`restore_expired_claims` puts them back after ``claim_ttl`` seconds. Two round trips instead of one.
+
+        ``claim_ttl=None`` is the old one-script take: one round trip, but a lost reply raises and the values it
+        deleted are gone (at-most-once).
 
         Example::
 
@@ -1113,6 +1292,16 @@ class Cache:
         """
         if isinstance(keys, str):
             raise TypeError("mget_and_delete takes a list of keys")
+        if claim_ttl is not None:
+            claim = self.claim(keys, ttl=claim_ttl)
+            try:
+                claim.ack()
+            except CacheError as exc:
+                # The values are in hand: return them. If the ack never ran, restore_expired_claims() would
+                # deliver them again after claim_ttl — a duplicate is the lesser harm than a loss.
+                log.warning("cache claim %s delivered but not acked (%s); it may be restored after %s s",
+                            claim.id, exc, claim_ttl)
+            return claim.values
         full = [self._key(k) for k in keys]
         if not full:
             return []
@@ -1120,11 +1309,80 @@ class Cache:
             raws = self._store.mget_and_delete(full, self._tagv_prefix)
         except _BackendDown as exc:
             raise self._raise("mget_and_delete", exc) from None
+        return self._values(full, raws)
+
+    def _values(self, full: Sequence[str], raws: Sequence[bytes | None]) -> list[Any]:
         out: list[Any] = []
         for k, raw in zip(full, raws, strict=True):
             entry = self._decode(raw, k)
             out.append(entry.value if entry is not None else None)
         return out
+
+    def claim(self, keys: Sequence[str], *, ttl: float = 60.0) -> Claim:
+        """Take ``keys`` into a claim (safe take): values leave their keys now and are dropped only on ack.
+
+        The claim id is made here, so a lost reply is replayed once with the same id (the server returns what the
+        first run claimed). Use the claim as a context manager to ack on success; on an exception, or without
+        an ack, :meth:`restore_expired_claims` returns the values to their keys once ``ttl`` seconds have passed.
+        If both attempts fail, :class:`CacheError` names the claim id and the values are recoverable the same way.
+
+        Example::
+
+            >>> c = Cache(namespace="doc")
+            >>> c.set("job:1", "a")
+            >>> with c.claim(["job:1", "job:2"], ttl=30) as claim:
+            ...     claim.values
+            ['a', None]
+        """
+        if isinstance(keys, str):
+            raise TypeError("claim takes a list of keys")
+        if not (isinstance(ttl, (int, float)) and math.isfinite(ttl) and ttl > 0):
+            raise ConfigError(f"Cache.claim ttl must be a finite number of seconds > 0 (got {ttl!r}); it is how "
+                              "long an un-acked claim is held before restore_expired_claims() may return it")
+        full = [self._key(k) for k in keys]
+        cid = os.urandom(12).hex()
+        claim_key = f"{self.prefix}claims:{cid}"
+        if not full:
+            return Claim(self, cid, [], [])
+        last: _BackendDown | None = None
+        for _ in range(2):  # replay once: idempotent per claim id, so a lost reply costs nothing
+            try:
+                raws = self._store.claim(claim_key, full, self._tagv_prefix, self._ttl_ms(ttl))
+                return Claim(self, cid, list(keys), self._values(full, raws))
+            except _BackendDown as exc:
+                last = exc
+        assert last is not None
+        self._stats.add("errors")
+        raise CacheError(f"cache claim {cid} failed on {self._store.describe()}: {last}; its values (if it ran) "
+                         f"are held and restore_expired_claims() returns them to their keys after {ttl} s")
+
+    def _ack(self, cid: str) -> None:
+        claim_key = f"{self.prefix}claims:{cid}"
+        last: _BackendDown | None = None
+        for _ in range(2):  # idempotent: a replayed ack after a lost reply just finds nothing to delete
+            try:
+                self._store.ack(claim_key)
+                return
+            except _BackendDown as exc:
+                last = exc
+        assert last is not None
+        raise self._raise(f"ack of claim {cid}", last)
+
+    def restore_expired_claims(self, *, limit: int = 1000) -> int:
+        """Put the values of claims older than their ``ttl`` and never acked back to their keys; returns how many.
+
+        A key written since the claim keeps its newer value (the claimed one is dropped). Call it from a
+        periodic job, or after a :class:`CacheError` from :meth:`claim`/:meth:`mget_and_delete`.
+
+        Example::
+
+            >>> Cache(namespace="doc").restore_expired_claims() >= 0
+            True
+        """
+        try:
+            return self._store.restore_claims(f"{self.prefix}claims:", limit)
+        except _BackendDown as exc:
+            raise self._raise("restore_expired_claims", exc) from None
 
     def clear(self) -> int:
         """Delete every key of this namespace (SCAN + UNLINK in batches; never FLUSHDB). Returns the count.

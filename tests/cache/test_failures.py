@@ -132,12 +132,12 @@ def proxy(valkey_server: ValkeyServer, valkey_url: str) -> Iterator[DroppingProx
 def test_mget_and_delete_raises_on_a_lost_reply_instead_of_losing_values(proxy: DroppingProxy,
                                                                          valkey_server: ValkeyServer) -> None:
     cache = Cache(f"redis://{HOST}:{proxy.port}/0", namespace="take")
-    cache.mget_and_delete(["warm-up"])  # loads the script, opens the connection
+    cache.mget_and_delete(["warm-up"], claim_ttl=None)  # loads the script, opens the connection
     cache.set("a", "A")
     cache.set("b", "B")
     proxy.armed.set()
     with pytest.raises(CacheError, match="mget_and_delete"):
-        cache.mget_and_delete(["a", "b"])
+        cache.mget_and_delete(["a", "b"], claim_ttl=None)  # the one-trip take; the default claims (see below)
     direct = valkey_server.client()
     try:
         # The server did run the take: the values are gone. Raising is the only honest answer.

@@ -30,10 +30,16 @@ def _parse(url: str | URL) -> URL:
     if isinstance(url, URL):
         return url
     try:
-        return make_url(normalize_db_url(url))
+        u = make_url(normalize_db_url(url))
     except Exception:
         raise ConfigError(f"invalid history store URL {redact_url(str(url))!r}; use sqlite:///path/to/file.sqlite "
                           "or postgresql://user:password@host:5432/dbname (VULTR_TOOLKIT_STORE)") from None
+    if u.get_backend_name() == "sqlite" and (u.host or u.port or u.username):
+        # sqlite://nope/x parses, then SQLAlchemy's ArgumentError only surfaces at create_engine.
+        raise ConfigError(f"invalid history store URL {redact_url(str(url))!r}: a SQLite URL has no host "
+                          f"({u.host!r}); use three slashes for a file, sqlite:///relative/x.sqlite or "
+                          "sqlite:////abs/x.sqlite (VULTR_TOOLKIT_STORE)")
+    return u
 
 
 def display_url(url: str | URL) -> str:
