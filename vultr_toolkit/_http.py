@@ -58,6 +58,11 @@ context manager hands the response to the caller nothing is retried, so a consum
 Errors while reading a stream become :class:`StreamTruncatedError` (connection dropped / incomplete body) or
 :class:`StreamStalledError` (read timeout).
 
+Deadline: ``RetryPolicy.deadline_s`` bounds a whole ``request()`` — attempts, sleeps *and* reading the body (checked
+after every chunk, so a trickling server is cut off at ~deadline + one read). For ``stream()`` it bounds only the
+opening (attempts up to the status line): a stream's consumption is paced by the caller and a long generation is
+legitimate, so while reading it only ``timeout_s`` applies, per read (a stall raises :class:`StreamStalledError`).
+
 Secrets: the key lives only inside the auth object; it never appears in reprs, errors (all redacted) or logs.
 Paths must be relative to the base URL, so the key can never be sent to another host.
 """
@@ -789,7 +794,17 @@ class _Call:
     idempotent: bool
     timeout_s: float | None
     headers: Mapping[str, str] | None = None
+    deadline_s: float = float("inf")
     started: float = field(default_factory=time.monotonic)
+
+    def check_deadline(self) -> None:
+        """Raise the typed timeout once the call's ``deadline_s`` is spent; checked after every body chunk, so
+        a server trickling one byte per read timeout cannot hold a call open past the deadline (field report:
+        44 s with timeout_s=5, deadline_s=10). Not retried: the deadline is what bounds retries too."""
+        if time.monotonic() - self.started > self.deadline_s:
+            raise APITimeoutError(f"{self.method} {self.path}: the response body was still arriving after the "
+                                  f"call's deadline of {self.deadline_s:g} s; raise RetryPolicy.deadline_s if "
+                                  "this endpoint is legitimately slow", method=self.method, path=self.path)
 
     def request_kwargs(self) -> dict[str, Any]:
         kw: dict[str, Any] = {"params": self.params}
@@ -858,7 +873,7 @@ class _CoreBase:
                   idempotent: bool | None, timeout_s: float | None, headers: Mapping[str, str] | None) -> _Call:
         method = method.upper()
         call = _Call(method, _check_path(path), params, json, is_idempotent(method, idempotent), timeout_s,
-                     headers)
+                     headers, self.policy.deadline_s)
         self._count("calls")
         return call
 
@@ -955,8 +970,12 @@ class HTTPCore(_CoreBase):
 
     def _attempt(self, call: _Call) -> APIResponse:
         resp = self._open(call)
+        parts: list[bytes] = []
         try:
-            content = resp.read()
+            for chunk in resp.iter_bytes():
+                parts.append(chunk)
+                call.check_deadline()
+            content = b"".join(parts)
         except httpx2.HTTPError as e:
             raise self._transport_error(call, e, "body") from e
         finally:
@@ -1082,8 +1101,12 @@ class AsyncHTTPCore(_CoreBase):
 
     async def _attempt(self, call: _Call) -> APIResponse:
         resp = await self._open(call)
+        parts: list[bytes] = []
         try:
-            content = await resp.aread()
+            async for chunk in resp.aiter_bytes():
+                parts.append(chunk)
+                call.check_deadline()
+            content = b"".join(parts)
         except httpx2.HTTPError as e:
             raise self._transport_error(call, e, "body") from e
         finally:
