@@ -17,7 +17,7 @@ import vultr_toolkit as vt
 from vultr_toolkit._http import USER_AGENT, HTTPCore, RetryPolicy
 
 KEY = "sk-CANARY-edge-31415926"
-POLICY = RetryPolicy(attempts=3, multiplier_s=0.01, budget_reserve=10)
+POLICY = RetryPolicy(attempts=3, multiplier_s=0.01, budget_min_retries_per_s=10)
 
 Reply = tuple[int, dict[str, str], bytes]
 

@@ -36,7 +36,7 @@ def run(policy: RetryPolicy, fn: Callable[[], Any], *, idempotent: bool = True,
         calls["n"] += 1
         return fn()
 
-    retrying = policy.retrying(idempotent=idempotent, budget=budget or RetryBudget(reserve=100, max_tokens=100))
+    retrying = policy.retrying(idempotent=idempotent, budget=budget or RetryBudget(min_retries_per_s=100))
     try:
         result: Any = retrying.copy(sleep=rec)(attempt)
     except APIError as e:
@@ -115,13 +115,15 @@ def test_post_only_retries_what_was_not_processed() -> None:
 
 
 def test_budget_bounds_amplification_in_an_outage() -> None:
-    """T4: 100 % failures for 1000 calls cost ~1.2 attempts per call, not 4."""
-    budget = RetryBudget(ratio=0.2, reserve=3, max_tokens=10, refill_per_s=0)
+    """T4: 100 % failures for 1000 calls inside one window cost ~1.2 attempts per call plus the floor, not 4."""
+    now = [0.0]
+    budget = RetryBudget(ratio=0.2, min_retries_per_s=10, ttl_s=10, clock=lambda: now[0])
     attempts = 0
     for _ in range(1000):
+        now[0] += 0.005  # 1000 calls in 5 s: all inside one 10-s window
         _, _, n = run(RetryPolicy(attempts=4), failing(*[status(503)] * 4), budget=budget)
         attempts += n
-    assert 1000 * 1.15 <= attempts <= 1000 * 1.2 + 3
+    assert 1000 * 1.15 <= attempts <= 1000 * 1.2 + 100 + 1
     assert budget.tokens < 1
 
 
@@ -134,8 +136,8 @@ def test_fault_mix_meets_the_success_target_inside_the_budget(fail_scale: float,
     rng = random.Random(7)
     policy = RetryPolicy()
     now = [0.0]
-    budget = RetryBudget(policy.budget_ratio, reserve=policy.budget_reserve, max_tokens=policy.budget_max,
-                         refill_per_s=policy.budget_refill_per_s, clock=lambda: now[0])
+    budget = RetryBudget(policy.budget_ratio, min_retries_per_s=policy.budget_min_retries_per_s,
+                         ttl_s=policy.budget_ttl_s, clock=lambda: now[0])
     waits_429: list[tuple[float, float]] = []
     ok = requests = 0
 
@@ -181,17 +183,19 @@ def test_fault_mix_meets_the_success_target_inside_the_budget(fail_scale: float,
     assert waits_429 and all(slept >= ra for ra, slept in waits_429)
 
 
-def test_budget_refills_its_reserve_over_time() -> None:
+def test_budget_floor_is_per_second_over_a_window() -> None:
+    """Finagle's floor: min_retries_per_s × ttl_s retries per window even with no traffic; spent tokens and
+    deposits expire after ttl_s, so an idle client gets its floor back and a past burst earns nothing forever."""
     now = [0.0]
-    b = RetryBudget(ratio=0.2, reserve=2, max_tokens=10, refill_per_s=1.0, clock=lambda: now[0])
-    assert b.try_spend() and b.try_spend() and not b.try_spend()
-    now[0] = 1.0
-    assert b.try_spend() and not b.try_spend()
-    now[0] = 100.0
-    assert b.tokens == 2  # refill stops at the reserve; only real traffic earns more
-    for _ in range(100):
+    b = RetryBudget(ratio=0.5, min_retries_per_s=0.2, ttl_s=10, clock=lambda: now[0])
+    assert b.try_spend() and b.try_spend() and not b.try_spend()  # floor = 0.2/s × 10 s = 2
+    now[0] = 10.5
+    assert b.tokens == 2  # the withdrawals expired
+    for _ in range(10):
         b.deposit()
-    assert b.tokens == 10
+    assert b.tokens == 7
+    now[0] = 21.0
+    assert b.tokens == 2  # the deposits expired too
 
 
 def test_policy_validation() -> None:

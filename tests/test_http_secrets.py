@@ -19,7 +19,7 @@ from vultr_toolkit.sandbox import Sandbox
 CANARY = "sk-CANARY-http-7f3a9c2e41"
 WRONG = "sk-CANARY-wrong-55d0e1b7aa"
 INFER = "sk-CANARY-infer-0b8e66d1f2"
-POLICY = RetryPolicy(attempts=2, multiplier_s=0.01, budget_reserve=50, budget_max=50)
+POLICY = RetryPolicy(attempts=2, multiplier_s=0.01, budget_min_retries_per_s=50)
 
 
 @pytest.fixture

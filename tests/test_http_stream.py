@@ -13,7 +13,7 @@ import vultr_toolkit as vt
 from vultr_toolkit._http import AsyncHTTPCore, HTTPCore, RetryPolicy
 from vultr_toolkit.sandbox import Sandbox
 
-POLICY = RetryPolicy(attempts=3, multiplier_s=0.01, budget_reserve=10)
+POLICY = RetryPolicy(attempts=3, multiplier_s=0.01, budget_min_retries_per_s=10)
 BODY = {"model": "qwen3.8-27b", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 8, "stream": True}
 
 

@@ -45,8 +45,9 @@ Pieces (pure logic once, thin sync and async drivers):
   exponential (``wait_random_exponential``) unless the server sent Retry-After, which is honoured (+0–10 %
   jitter so a herd released together does not re-trip the limit). A Retry-After above ``retry_after_cap_s`` or
   beyond the deadline stops retrying and raises the typed error (``RateLimitError.retry_after_s`` says how long
-  the server asked for). A per-core :class:`RetryBudget` (+0.2 token per call, −1 per retry, a small
-  time-refilled reserve) bounds load amplification during an outage to ~1.2×. Every attempt, retries included,
+  the server asked for). A per-core :class:`RetryBudget` (Finagle's: +0.2 token per call, −1 per retry, both
+  expiring after 10 s, plus a floor of 10 retries/s) bounds load amplification during an outage to 1.2× plus
+  the floor, while a low-volume client still rides through a blip. Every attempt, retries included,
   re-acquires a rate-limiter slot (:mod:`vultr_toolkit._ratelimit`: reserve, sleep, confirm right before the
   send). Each retry is logged at DEBUG on ``vultr_toolkit.http`` (redacted).
 * :class:`HTTPCore` / :class:`AsyncHTTPCore` — the drivers. ``stats()`` returns counters
@@ -57,6 +58,11 @@ context manager hands the response to the caller nothing is retried, so a consum
 Errors while reading a stream become :class:`StreamTruncatedError` (connection dropped / incomplete body) or
 :class:`StreamStalledError` (read timeout).
 
+Deadline: ``RetryPolicy.deadline_s`` bounds a whole ``request()`` — attempts, sleeps *and* reading the body (checked
+after every chunk, so a trickling server is cut off at ~deadline + one read). For ``stream()`` it bounds only the
+opening (attempts up to the status line): a stream's consumption is paced by the caller and a long generation is
+legitimate, so while reading it only ``timeout_s`` applies, per read (a stall raises :class:`StreamStalledError`).
+
 Secrets: the key lives only inside the auth object; it never appears in reprs, errors (all redacted) or logs.
 Paths must be relative to the base URL, so the key can never be sent to another host.
 """
@@ -64,6 +70,7 @@ Paths must be relative to the base URL, so the key can never be sent to another 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import email.utils
 import html
@@ -501,55 +508,77 @@ def _check_path(path: str) -> str:
 # Retry policy and budget
 # --------------------------------------------------------------------------------------------------------------
 class RetryBudget:
-    """A token bucket for retries shared by every call of one core, so a failure storm cannot multiply load.
+    """Finagle's retry budget, shared by every call of one core, so a failure storm cannot multiply load.
 
-    Each call deposits ``ratio`` tokens (capped at ``max_tokens``); each retry costs one. While below
-    ``reserve`` the bucket also refills with time (``refill_per_s``), so an idle notebook always has a few
-    retries for a transient blip. With 100 % failures the extra load is bounded by ``ratio`` plus the reserve.
+    Each call deposits ``ratio`` tokens and each retry withdraws one; both expire after ``ttl_s`` seconds, and
+    on top of them there is a standing floor of ``min_retries_per_s * ttl_s`` tokens per window
+    (https://finagle.github.io/blog/2016/02/08/retry-budgets). The floor is what lets a low-volume notebook
+    (a few sequential calls) ride through a blip of faults: with ``ratio`` alone, 40 calls earn 8 retries.
+    Under 100 % failures the retries in any window of ``ttl_s`` are bounded by ``ratio`` × calls +
+    ``min_retries_per_s`` × ``ttl_s``; the client-side rate limiter bounds the process's total load on top.
 
-    >>> b = RetryBudget(ratio=0.2, reserve=1, refill_per_s=0)
+    >>> b = RetryBudget(ratio=0.2, min_retries_per_s=0.1, ttl_s=10)
     >>> b.try_spend(), b.try_spend()
     (True, False)
     """
 
-    def __init__(self, ratio: float = 0.2, *, reserve: float = 3.0, max_tokens: float = 10.0,
-                 refill_per_s: float = 10 / 60, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, ratio: float = 0.2, *, min_retries_per_s: float = 10.0, ttl_s: float = 10.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        if ratio < 0 or min_retries_per_s < 0 or ttl_s <= 0:
+            raise ConfigError(f"RetryBudget needs ratio >= 0, min_retries_per_s >= 0 and ttl_s > 0, got "
+                              f"ratio={ratio}, min_retries_per_s={min_retries_per_s}, ttl_s={ttl_s}")
         self.ratio = ratio
-        self.reserve = reserve
-        self.max_tokens = max(max_tokens, reserve)
-        self.refill_per_s = refill_per_s
+        self.min_retries_per_s = min_retries_per_s
+        self.ttl_s = ttl_s
         self._clock = clock
         self._lock = threading.Lock()
-        self._tokens = float(reserve)
-        self._stamp = clock()
+        # (time, delta) for deposits (+ratio) and withdrawals (-1) still inside the window; a running sum keeps
+        # the balance O(1) and expiry amortised O(1).
+        self._events: collections.deque[tuple[float, float]] = collections.deque()
+        self._sum = 0.0
 
-    def _refill(self) -> None:
-        now = self._clock()
-        if self._tokens < self.reserve:
-            self._tokens = min(self.reserve, self._tokens + (now - self._stamp) * self.refill_per_s)
-        self._stamp = now
+    @property
+    def reserve(self) -> float:
+        """The standing floor of retries per window: ``min_retries_per_s * ttl_s``."""
+        return self.min_retries_per_s * self.ttl_s
+
+    def _expire(self, now: float) -> None:
+        horizon = now - self.ttl_s
+        while self._events and self._events[0][0] <= horizon:
+            self._sum -= self._events.popleft()[1]
+        if not self._events:
+            self._sum = 0.0  # drop float drift once the window is empty
+
+    def _balance(self) -> float:
+        return self.reserve + self._sum
 
     def deposit(self) -> None:
-        """Credit one first attempt."""
+        """Credit one call (its first attempt)."""
+        if self.ratio == 0:
+            return
         with self._lock:
-            self._refill()
-            self._tokens = min(self.max_tokens, self._tokens + self.ratio)
+            now = self._clock()
+            self._expire(now)
+            self._events.append((now, self.ratio))
+            self._sum += self.ratio
 
     def try_spend(self) -> bool:
         """Take one token for a retry; False (and nothing taken) when the budget is exhausted."""
         with self._lock:
-            self._refill()
-            if self._tokens >= 1.0:
-                self._tokens -= 1.0
+            now = self._clock()
+            self._expire(now)
+            if self._balance() >= 1.0 - 1e-9:
+                self._events.append((now, -1.0))
+                self._sum -= 1.0
                 return True
             return False
 
     @property
     def tokens(self) -> float:
-        """Tokens available now."""
+        """Retries available now."""
         with self._lock:
-            self._refill()
-            return self._tokens
+            self._expire(self._clock())
+            return max(0.0, self._balance())
 
 
 class _StopIf(tenacity.stop.stop_base):
@@ -583,9 +612,8 @@ class RetryPolicy:
     retry_after_cap_s: float = 60.0
     retry_after_jitter: float = 0.1
     budget_ratio: float = 0.2
-    budget_reserve: float = 3.0
-    budget_max: float = 10.0
-    budget_refill_per_s: float = 10 / 60
+    budget_min_retries_per_s: float = 10.0
+    budget_ttl_s: float = 10.0
 
     def __post_init__(self) -> None:
         if self.attempts < 1:
@@ -605,8 +633,8 @@ class RetryPolicy:
 
     def new_budget(self) -> RetryBudget:
         """A fresh budget with this policy's parameters (one per core)."""
-        return RetryBudget(self.budget_ratio, reserve=self.budget_reserve, max_tokens=self.budget_max,
-                           refill_per_s=self.budget_refill_per_s)
+        return RetryBudget(self.budget_ratio, min_retries_per_s=self.budget_min_retries_per_s,
+                           ttl_s=self.budget_ttl_s)
 
     # -- tenacity strategies ---------------------------------------------------------------------------------
     def wait(self, retry_state: tenacity.RetryCallState) -> float:
@@ -766,7 +794,17 @@ class _Call:
     idempotent: bool
     timeout_s: float | None
     headers: Mapping[str, str] | None = None
+    deadline_s: float = float("inf")
     started: float = field(default_factory=time.monotonic)
+
+    def check_deadline(self) -> None:
+        """Raise the typed timeout once the call's ``deadline_s`` is spent; checked after every body chunk, so
+        a server trickling one byte per read timeout cannot hold a call open past the deadline (field report:
+        44 s with timeout_s=5, deadline_s=10). Not retried: the deadline is what bounds retries too."""
+        if time.monotonic() - self.started > self.deadline_s:
+            raise APITimeoutError(f"{self.method} {self.path}: the response body was still arriving after the "
+                                  f"call's deadline of {self.deadline_s:g} s; raise RetryPolicy.deadline_s if "
+                                  "this endpoint is legitimately slow", method=self.method, path=self.path)
 
     def request_kwargs(self) -> dict[str, Any]:
         kw: dict[str, Any] = {"params": self.params}
@@ -835,7 +873,7 @@ class _CoreBase:
                   idempotent: bool | None, timeout_s: float | None, headers: Mapping[str, str] | None) -> _Call:
         method = method.upper()
         call = _Call(method, _check_path(path), params, json, is_idempotent(method, idempotent), timeout_s,
-                     headers)
+                     headers, self.policy.deadline_s)
         self._count("calls")
         return call
 
@@ -932,8 +970,12 @@ class HTTPCore(_CoreBase):
 
     def _attempt(self, call: _Call) -> APIResponse:
         resp = self._open(call)
+        parts: list[bytes] = []
         try:
-            content = resp.read()
+            for chunk in resp.iter_bytes():
+                parts.append(chunk)
+                call.check_deadline()
+            content = b"".join(parts)
         except httpx2.HTTPError as e:
             raise self._transport_error(call, e, "body") from e
         finally:
@@ -1059,8 +1101,12 @@ class AsyncHTTPCore(_CoreBase):
 
     async def _attempt(self, call: _Call) -> APIResponse:
         resp = await self._open(call)
+        parts: list[bytes] = []
         try:
-            content = await resp.aread()
+            async for chunk in resp.aiter_bytes():
+                parts.append(chunk)
+                call.check_deadline()
+            content = b"".join(parts)
         except httpx2.HTTPError as e:
             raise self._transport_error(call, e, "body") from e
         finally:

@@ -153,6 +153,45 @@ def drop_url_password(url: str) -> str:
 _URL_USERINFO = re.compile(r"^([a-z][a-z0-9+.-]*://[^:/@]*):.*(@[^@]*)$", re.IGNORECASE | re.DOTALL)
 
 
+# '@' then something shaped like host[:port] and the end of an authority: in a URL's path, query or fragment this is
+# the tail of a password holding a raw '/', '?' or '#'.
+_HOST_AFTER_AT = re.compile(r"@[\w.\-\[\]%]+(?::\d+)?(?:[/?#]|$)")
+
+
+def check_url_userinfo(url: str, what: str = "the URL") -> str:
+    """Refuse a URL whose password holds a raw ``/``, ``?``, ``#`` or ``@``; return it unchanged otherwise.
+
+    Such a URL has no single reading: urllib ends the authority at the first ``/``/``?``/``#`` (the rest of the
+    password becomes the path, which then shows in targets, errors and logs), SQLAlchemy and libpq split at a
+    different ``@`` than urllib. Guessing would make the password leak through whichever parser guessed otherwise,
+    so it is refused, for every scheme, with a message that echoes no part of it.
+
+    >>> check_url_userinfo("redis://:p%2Fw@127.0.0.1:6379/0")
+    'redis://:p%2Fw@127.0.0.1:6379/0'
+    >>> check_url_userinfo("redis://:p/w@127.0.0.1:6379/0")
+    Traceback (most recent call last):
+    ...
+    vultr_toolkit._errors.ConfigError: the URL: the user name or password holds a raw '/', '?', '#' or '@' ...
+    """
+    _scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    end = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
+    authority, tail = rest[:end], rest[end:]
+    host, _, port = authority.rpartition(":") if "@" not in authority else ("", "", "")
+    # The authority as urllib cut it cannot be a whole one: it ends in '@' (no host), or it is 'user:pa' with
+    # no '@' (a "port" that is not a number, or no host before it).
+    cut_short = authority.endswith("@") or (":" in authority and "@" not in authority
+                                            and (not host or not port.isdigit()))
+    if authority.count("@") > 1 or (cut_short and _HOST_AFTER_AT.search(tail)):
+        from ._errors import ConfigError  # _errors imports this module
+
+        raise ConfigError(f"{what}: the user name or password holds a raw '/', '?', '#' or '@' (... the rest is "
+                          "not shown); percent-encode it, e.g. urllib.parse.quote(password, safe='') turns '/' "
+                          "into %2F and '@' into %40")
+    return url
+
+
 def url_passwords(url: str) -> set[str]:
     """Every string a client library could take for the password in ``url`` (to register as secrets).
 

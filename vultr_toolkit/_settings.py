@@ -43,7 +43,7 @@ from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_vali
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ._errors import ConfigError
-from ._redact import fingerprint, redact_url, register_secret, register_url_passwords
+from ._redact import check_url_userinfo, fingerprint, redact_url, register_secret, register_url_passwords
 
 __all__ = ["Settings", "default_store_url", "normalize_db_url"]
 
@@ -205,7 +205,7 @@ class Settings(BaseSettings):
     def _store(cls, v: SecretStr | None) -> SecretStr | None:
         if v is None:
             return None
-        raw = v.get_secret_value()
+        raw = check_url_userinfo(v.get_secret_value())
         scheme = urlsplit(raw).scheme
         if scheme not in _STORE_SCHEMES:
             raise ValueError(f"unknown store scheme {scheme or 'none'!r}; use sqlite:///path/to/file.sqlite or "
@@ -217,7 +217,7 @@ class Settings(BaseSettings):
     def _postgres(cls, v: SecretStr | None) -> SecretStr | None:
         if v is None:
             return None
-        raw = v.get_secret_value()
+        raw = check_url_userinfo(v.get_secret_value())
         parts = urlsplit(raw)
         if not parts.scheme.startswith("postgres") or not (parts.hostname or "host=" in parts.query):
             raise ValueError("must be a PostgreSQL URL such as postgresql://user:password@host:5432/dbname")
@@ -228,7 +228,7 @@ class Settings(BaseSettings):
     def _valkey(cls, v: SecretStr | None) -> SecretStr | None:
         if v is None:
             return None
-        parts = urlsplit(v.get_secret_value())
+        parts = urlsplit(check_url_userinfo(v.get_secret_value()))
         if parts.scheme not in _VALKEY_SCHEMES:
             raise ValueError("must be a redis://, rediss:// or valkey:// URL such as redis://127.0.0.1:6379/0")
         return v

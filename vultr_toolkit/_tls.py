@@ -32,6 +32,8 @@ import logging
 import warnings
 from urllib.parse import parse_qsl, urlsplit
 
+from ._redact import check_url_userinfo
+
 __all__ = ["InsecureTLSWarning", "check_redis_url", "is_local_host", "secure_postgres_url"]
 
 log = logging.getLogger("vultr_toolkit.tls")
@@ -79,6 +81,7 @@ def secure_postgres_url(url: str) -> str:
     >>> secure_postgres_url("postgresql://u@db.example.com/x?sslrootcert=/etc/ca.pem")
     'postgresql://u@db.example.com/x?sslrootcert=/etc/ca.pem&sslmode=verify-full'
     """
+    check_url_userinfo(url, "the PostgreSQL URL")
     hosts = _pg_hosts(url)
     if all(is_local_host(h) for h in hosts):
         return url
@@ -105,6 +108,7 @@ def check_redis_url(url: str) -> str:
     >>> check_redis_url("rediss://:pw@cache.example.com:6380/0")
     'rediss://:pw@cache.example.com:6380/0'
     """
+    check_url_userinfo(url, "the Valkey/Redis URL")
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     host = parts.hostname

@@ -80,7 +80,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from ._cache_codec import InvalidEntry, decode_entry, encode_entry
 from ._errors import CacheError, ConfigError
-from ._redact import redact, redact_url, register_url_passwords
+from ._redact import check_url_userinfo, redact, redact_url, register_url_passwords
 from ._tls import check_redis_url
 
 __all__ = ["Cache", "CacheStats", "Claim"]
@@ -758,7 +758,7 @@ def _glob_escape(text: str) -> str:
 
 
 def _normalize_url(url: str) -> str:
-    parts = urlsplit(url)
+    parts = urlsplit(check_url_userinfo(url, "Cache url"))
     scheme = {"valkey": "redis", "valkeys": "rediss"}.get(parts.scheme, parts.scheme)
     if scheme not in ("redis", "rediss", "unix"):
         raise ConfigError(

@@ -48,7 +48,7 @@ from typing import Any, ClassVar
 from urllib.parse import urlsplit, urlunsplit
 
 from .._errors import APIError, ConfigError, error_kind
-from .._redact import drop_url_password, redact, redact_obj, register_url_passwords
+from .._redact import check_url_userinfo, drop_url_password, redact, redact_obj, register_url_passwords
 from .._settings import Settings, normalize_db_url
 from .._tls import check_redis_url, secure_postgres_url
 from ..store.schema import new_sample_id, to_epoch_us
@@ -226,7 +226,7 @@ class Probe(ABC):
     def __init__(self, target: str, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
         if not timeout_s > 0:
             raise ConfigError(f"timeout_s must be positive, got {timeout_s!r}")
-        self.target = display_target(target) if "://" in target else target
+        self.target = display_target(check_url_userinfo(target, "the probe URL")) if "://" in target else target
         self.timeout_s = float(timeout_s)
         self._busy: threading.Thread | None = None
         self._lock = threading.Lock()

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine, make_url
 
 from .._errors import ConfigError
-from .._redact import redact_url, register_secret
+from .._redact import check_url_userinfo, redact_url, register_secret
 from .._settings import normalize_db_url
 from .._tls import secure_postgres_url
 
@@ -70,7 +70,7 @@ def create_store_engine(url: str | URL, **engine_kw: Any) -> Engine:
     >>> create_store_engine("sqlite://").dialect.name
     'sqlite'
     """
-    u = _parse(url)
+    u = _parse(check_url_userinfo(url, "the store URL") if isinstance(url, str) else url)
     if u.password:
         register_secret(str(u.password))
     backend = u.get_backend_name()
