@@ -14,10 +14,11 @@ handled). Per client and concurrency it reports
   after the client's TTFT start stamp the request actually reached the wire) and **connect → POST**;
 * client CPU µs per content chunk, peak RSS, token counts reported vs on the wire; load average per cell.
 
-Clients, interleaved within every repetition: ``toolkit`` (``vt.bench.run``), ``vllm_style``
-(``benchmarks/_vllm_style_client.py``); inference-perf is not driven (see ``INFERENCE_PERF_NOTE``).
-Needs root for tcpdump (installed with apt-get when missing). Writes ``benchmarks/results/wire_truth.json``
-and ``.md``. Full run ~4 minutes; ``--quick`` is a ~1-minute smoke run (1 repetition, 1/16/64 streams)::
+Clients, interleaved within every repetition (order reversed on odd ones): ``toolkit`` (``vt.bench.run``),
+``vllm_style`` (``benchmarks/_vllm_style_client.py``) and ``inference_perf`` (PyPI, in its own Python 3.12 venv
+under ``.bench-venvs/``, created on first run; see ``INFERENCE_PERF_NOTE``). Needs root for tcpdump (installed
+with apt-get when missing). Writes ``benchmarks/results/wire_truth.json``
+and ``.md``. Full run ~6 minutes; ``--quick`` is a ~1-minute smoke run (1 repetition, 1/16/64 streams)::
 
     sudo .venv/bin/python benchmarks/wire_truth.py            # or: --quick, --levels 1 16 64 256 512
 """
@@ -45,11 +46,19 @@ from _pcap_streams import WireRequest, wire_requests
 from bench_harness import MODEL, emulator
 
 RESULTS = Path(__file__).parent / "results"
-CLIENTS = ("toolkit", "vllm_style")
+CLIENTS = ("toolkit", "vllm_style", "inference_perf")
+ROUNDS_AT_1 = 6  # one user: enough back-to-back requests for a p99 that is not just the max
+ROOT = Path(__file__).resolve().parent.parent
+IP_VENV = ROOT / ".bench-venvs" / "inference-perf"
+IP_TOKENIZER = ROOT / ".bench-venvs" / "tokenizer"
 INFERENCE_PERF_NOTE = (
-    "inference-perf 0.7.0 installs into a Python 3.12 venv (.bench-venvs/inference-perf), but it counts output "
-    "tokens with a Hugging Face tokenizer (config.tokenizer / inferred from the served model name) that would "
-    "have to be downloaded from huggingface.co; this machine allows loopback only, so it was not driven.")
+    "inference-perf 0.7.0 from PyPI in its own Python 3.12 venv (.bench-venvs/inference-perf), `mock` data, "
+    "`ignore_eos: true`, one worker, a concurrent stage of N users. Its mock generator sends a fixed "
+    "max_tokens of 30 (OpenAIModelServerClient.max_completion_tokens; not configurable for mock data), so its "
+    "streams are 30 tokens, not the others' length. It needs a tokenizer to count tokens; Hugging Face is not "
+    "reachable here, so a local whitespace WordLevel tokenizer is built (.bench-venvs/tokenizer). Its figures are "
+    "its own summary report's percentiles; its CPU and peak RSS are those of its whole process tree INCLUDING "
+    "start-up (imports of transformers etc.), so its CPU/chunk is an upper bound.")
 
 
 # --- one client cell, run in its own process ------------------------------------------------------------------
@@ -87,12 +96,67 @@ def _client_vllm(url: str, key: str, streams: int, rounds: int, tokens: int) -> 
             "pairs": {r["response_id"]: r["start_ns"] for r in out if r["response_id"]}}
 
 
+def ensure_inference_perf() -> bool:
+    """Create the inference-perf venv (Python 3.12 from pyenv) and the local tokenizer if missing."""
+    exe = IP_VENV / "bin" / "inference-perf"
+    if not exe.exists():
+        py = sorted(Path.home().glob(".pyenv/versions/3.12*/bin/python"))
+        if not py:
+            print("  inference-perf skipped: no Python 3.12 under ~/.pyenv/versions", file=sys.stderr)
+            return False
+        subprocess.run([str(py[-1]), "-m", "venv", str(IP_VENV)], check=True)
+        subprocess.run([str(IP_VENV / "bin" / "pip"), "install", "-q", "inference-perf>=0.7"], check=True)
+    if not (IP_TOKENIZER / "tokenizer.json").exists():
+        code = ("from tokenizers import Tokenizer, models, pre_tokenizers\n"
+                "from transformers import PreTrainedTokenizerFast\n"
+                "t = Tokenizer(models.WordLevel({'<unk>': 0}, unk_token='<unk>'))\n"
+                "t.pre_tokenizer = pre_tokenizers.Whitespace()\n"
+                "PreTrainedTokenizerFast(tokenizer_object=t, unk_token='<unk>', model_max_length=10**6)"
+                f".save_pretrained({str(IP_TOKENIZER)!r})\n")
+        subprocess.run([str(IP_VENV / "bin" / "python"), "-c", code], check=True, stderr=subprocess.DEVNULL)
+    return True
+
+
+def _client_inference_perf(url: str, key: str, streams: int, rounds: int, tokens: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = {"api": {"type": "chat", "streaming": True}, "data": {"type": "mock"},
+               "load": {"type": "concurrent", "num_workers": 1,
+                        "stages": [{"num_requests": streams * rounds, "concurrency_level": streams}]},
+               "server": {"type": "vllm", "model_name": MODEL, "base_url": url.rsplit("/v1", 1)[0],
+                          "ignore_eos": True, "api_key": key},
+               "tokenizer": {"pretrained_model_name_or_path": str(IP_TOKENIZER)},
+               "storage": {"local_storage": {"path": tmp}},
+               "report": {"request_lifecycle": {"summary": True, "per_stage": False, "per_request": True}}}
+        (Path(tmp) / "config.json").write_text(json.dumps(cfg))   # YAML is a superset of JSON
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        subprocess.run([str(IP_VENV / "bin" / "inference-perf"), "--config_file", str(Path(tmp) / "config.json")],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        summary = json.loads((Path(tmp) / "summary_lifecycle_metrics.json").read_text())
+        per_req = json.loads((Path(tmp) / "per_request_lifecycle_metrics.json").read_text())
+    lat = summary["successes"]["latency"]
+    pairs = {}
+    out_tokens = 0
+    for r in per_req:
+        rid = json.loads(r["response"].split("data: ", 2)[1].split("\n", 1)[0]).get("id", "")
+        pairs[rid] = int(float(r["start_time"]) * 1e9)   # its start stamp, time.perf_counter (CLOCK_MONOTONIC)
+        out_tokens += int(((r.get("info") or {}).get("response_metrics") or {}).get("output_tokens") or 0)
+    n = len(per_req)
+    return {"ttft_s": [], "itl_s": [], "errors": int(summary.get("failures", {}).get("count", 0) or 0),
+            "reported_ms": {"ttft_p50_ms": 1e3 * lat["time_to_first_token"]["median"],
+                            "ttft_p99_ms": 1e3 * lat["time_to_first_token"]["p99"],
+                            "itl_p99_ms": 1e3 * lat["inter_token_latency"]["p99"]},
+            "output_tokens": out_tokens, "content_chunks": max(1, out_tokens or n),
+            "cpu_s": (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime),
+            "child_peak_rss_mb": after.ru_maxrss / 1024, "pairs": pairs}
+
+
 def client_main(kind: str, url: str, key: str, streams: int, rounds: int, tokens: int) -> None:
-    fn = _client_toolkit if kind == "toolkit" else _client_vllm
+    fn = {"toolkit": _client_toolkit, "vllm_style": _client_vllm, "inference_perf": _client_inference_perf}[kind]
     out = fn(url, key, streams, rounds, tokens)
     # pcap stamps are CLOCK_REALTIME, client stamps CLOCK_MONOTONIC: the offset lets requests be paired in time
     out["realtime_minus_monotonic_ns"] = time.time_ns() - time.monotonic_ns()
-    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out["peak_rss_mb"] = out.pop("child_peak_rss_mb", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     print(json.dumps(out))
 
 
@@ -161,6 +225,7 @@ def cell_stats(client: dict[str, Any], wire: list[WireRequest]) -> dict[str, Any
         "cpu_us_per_chunk": 1e6 * client["cpu_s"] / max(1, client["content_chunks"]),
         "peak_rss_mb": client["peak_rss_mb"],
     }
+    row.update(client.get("reported_ms", {}))   # inference-perf: its own summary percentiles
     row["ttft_err_p50_ms"] = row["ttft_p50_ms"] - row["wire_ttft_p50_ms"]
     row["ttft_err_p99_ms"] = row["ttft_p99_ms"] - row["wire_ttft_p99_ms"]
     row["itl_err_p99_ms"] = row["itl_p99_ms"] - row["wire_itl_p99_ms"]
@@ -240,7 +305,7 @@ def main() -> None:
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--key", help=argparse.SUPPRESS)
     parser.add_argument("--streams", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--rounds", type=int, default=2, help="requests per user (1 stream: 8)")
+    parser.add_argument("--rounds", type=int, default=2, help=f"requests per user (1 stream: {ROUNDS_AT_1})")
     args = parser.parse_args()
     if args.client_run:
         client_main(args.client_run, args.url, args.key, args.streams, args.rounds, args.tokens)
@@ -248,6 +313,7 @@ def main() -> None:
     if args.quick:
         args.repeat, args.levels = 1, [lv for lv in args.levels if lv <= 64]
     tcpdump = ensure_tcpdump()
+    clients = CLIENTS if ensure_inference_perf() else CLIENTS[:2]
     cores = sorted(os.sched_getaffinity(0))
     server_core, client_core = (cores[0], cores[1]) if len(cores) >= 2 else (None, None)
     started = time.time()
@@ -258,9 +324,9 @@ def main() -> None:
         print(f"emulator at {url} (core {server_core}); clients on core {client_core}")
         for rep in range(args.repeat):
             for streams in args.levels:
-                order = CLIENTS if rep % 2 == 0 else CLIENTS[::-1]
+                order = clients if rep % 2 == 0 else clients[::-1]
                 for kind in order:
-                    rounds = 8 if streams == 1 else (1 if args.quick else args.rounds)
+                    rounds = ROUNDS_AT_1 if streams == 1 else (1 if args.quick else args.rounds)
                     raw.append({**run_cell(tcpdump, kind, url, key, streams, rounds, args.tokens, Path(tmp)),
                                 "repeat": rep})
     loads = [r["load_1min"] for r in raw]
@@ -268,7 +334,7 @@ def main() -> None:
         "what": "client-reported TTFT/ITL minus wire truth from tcpdump on lo (issue 18 item 1)",
         "host": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
         "settings": {"ttft_ms": 50, "itl_ms": 20, "tokens": args.tokens, "rounds": 1 if args.quick else args.rounds,
-                     "rounds_at_1_stream": 8, "repeat": args.repeat, "levels": args.levels,
+                     "rounds_at_1_stream": ROUNDS_AT_1, "repeat": args.repeat, "levels": args.levels,
                      "server_core": server_core, "client_core": client_core, "quick": args.quick},
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
         "runtime_s": round(time.time() - started, 1),
