@@ -53,7 +53,8 @@ IP_VENV = ROOT / ".bench-venvs" / "inference-perf"
 IP_TOKENIZER = ROOT / ".bench-venvs" / "tokenizer"
 INFERENCE_PERF_NOTE = (
     "inference-perf 0.7.0 from PyPI in its own Python 3.12 venv (.bench-venvs/inference-perf), `mock` data, "
-    "`ignore_eos: true`, one worker, a concurrent stage of N users. Its mock generator sends a fixed "
+    "`ignore_eos: true`, one worker with `worker_max_concurrency` ≥ N, a concurrent stage of N users. "
+    "Its mock generator sends a fixed "
     "max_tokens of 30 (OpenAIModelServerClient.max_completion_tokens; not configurable for mock data), so its "
     "streams are 30 tokens, not the others' length. It needs a tokenizer to count tokens; Hugging Face is not "
     "reachable here, so a local whitespace WordLevel tokenizer is built (.bench-venvs/tokenizer). Its figures are "
@@ -120,7 +121,8 @@ def ensure_inference_perf() -> bool:
 def _client_inference_perf(url: str, key: str, streams: int, rounds: int, tokens: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         cfg = {"api": {"type": "chat", "streaming": True}, "data": {"type": "mock"},
-               "load": {"type": "concurrent", "num_workers": 1,
+               # its worker caps in-flight requests at 100 by default: raise it, or 256 users would be 100
+               "load": {"type": "concurrent", "num_workers": 1, "worker_max_concurrency": max(100, streams),
                         "stages": [{"num_requests": streams * rounds, "concurrency_level": streams}]},
                "server": {"type": "vllm", "model_name": MODEL, "base_url": url.rsplit("/v1", 1)[0],
                           "ignore_eos": True, "api_key": key},
