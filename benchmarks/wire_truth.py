@@ -75,11 +75,14 @@ def _client_toolkit(url: str, key: str, streams: int, rounds: int, tokens: int) 
     ch = res.chunks
     ch = ch[ch["kind"] == "content"].sort_values(["request_id", "index"])
     itl = (ch.groupby("request_id")["received_ns"].diff().dropna().astype("int64") / 1e9).tolist()
+    first = ch.groupby("request_id")["received_ns"].first()
+    ids: dict[Any, Any] = dict(zip(req["request_id"], req["response_id"], strict=True))
     return {"ttft_s": req["ttft_s"].dropna().astype(float).tolist(), "itl_s": itl,
             "output_tokens": int(req["output_tokens"].fillna(0).sum()), "content_chunks": len(ch),
             "errors": int((req["status"] != "ok").sum()), "cpu_s": cpu,
             "pairs": {str(r): int(s) for r, s in zip(req["response_id"], req["sent_ns"], strict=True)
-                      if isinstance(r, str) and s is not None}}
+                      if isinstance(r, str) and s is not None},
+            "first_read": {str(ids[i]): int(t) for i, t in first.items() if isinstance(ids.get(i), str)}}
 
 
 def _client_vllm(url: str, key: str, streams: int, rounds: int, tokens: int) -> dict[str, Any]:
@@ -94,7 +97,9 @@ def _client_vllm(url: str, key: str, streams: int, rounds: int, tokens: int) -> 
             "output_tokens": sum(r["output_tokens"] for r in out),
             "content_chunks": sum(len(r["itl_s"]) + 1 for r in out if r["ttft_s"]),
             "errors": sum(r["status"] != 200 for r in out), "cpu_s": cpu,
-            "pairs": {r["response_id"]: r["start_ns"] for r in out if r["response_id"]}}
+            "pairs": {r["response_id"]: r["start_ns"] for r in out if r["response_id"]},
+            "first_read": {r["response_id"]: r["start_ns"] + round(r["ttft_s"] * 1e9) for r in out
+                           if r["response_id"] and r["ttft_s"]}}
 
 
 def ensure_inference_perf() -> bool:
@@ -214,6 +219,9 @@ def cell_stats(client: dict[str, Any], wire: list[WireRequest]) -> dict[str, Any
     off = client["realtime_minus_monotonic_ns"]
     by_id = {r.response_id: r for r in ok}
     stamp_to_post = [(by_id[rid].post_ns - (s + off)) / 1e6 for rid, s in client["pairs"].items() if rid in by_id]
+    # the other half of a TTFT error: first content frame on the wire -> the client's stamp for it
+    read_lag = [(s + off - by_id[rid].content_ns[0]) / 1e6 for rid, s in client.get("first_read", {}).items()
+                if rid in by_id]
     connect_to_post = [(r.post_ns - r.connect_ns) / 1e6 for r in ok if r.connect_ns is not None]
     row = {
         "requests_wire": len(wire), "requests_ok_wire": len(ok), "client_errors": client["errors"],
@@ -223,6 +231,7 @@ def cell_stats(client: dict[str, Any], wire: list[WireRequest]) -> dict[str, Any
         "itl_p99_ms": _pct(c_itl, 99), "wire_itl_p99_ms": _pct(w_itl, 99),
         "intake_p50_ms": _pct(w_intake, 50), "intake_p99_ms": _pct(w_intake, 99),
         "stamp_to_post_p50_ms": _pct(stamp_to_post, 50), "stamp_to_post_p99_ms": _pct(stamp_to_post, 99),
+        "first_read_lag_p50_ms": _pct(read_lag, 50), "first_read_lag_p99_ms": _pct(read_lag, 99),
         "connect_to_post_p50_ms": _pct(connect_to_post, 50), "connect_to_post_p99_ms": _pct(connect_to_post, 99),
         "cpu_us_per_chunk": 1e6 * client["cpu_s"] / max(1, client["content_chunks"]),
         "peak_rss_mb": client["peak_rss_mb"],
@@ -278,21 +287,26 @@ def markdown(out: dict[str, Any]) -> str:
         f"packets. Median of {out['settings']['repeat']} interleaved repetitions. Load average (1 min) per cell "
         f"{out['load_min_max']} — **{out['label']}**.", "",
         "| client | streams | TTFT err p50 / p99 (ms) | ITL err p99 (ms) | wire TTFT p50 / p99 | intake p50 / p99 "
-        "| stamp→POST p50 / p99 | connect→POST p50 / p99 | CPU µs/chunk | peak RSS MB | tokens reported / wire "
+        "| stamp→POST p50 / p99 | 1st content wire→read p50 / p99 | connect→POST p50 / p99 | CPU µs/chunk "
+        "| peak RSS MB | tokens reported / wire "
         "| load |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in out["cells"]:
         lines.append(
             f"| {r['client']} | {r['streams']} | {r['ttft_err_p50_ms']:.2f} / {r['ttft_err_p99_ms']:.2f} | "
             f"{r['itl_err_p99_ms']:.2f} | {r['wire_ttft_p50_ms']:.1f} / {r['wire_ttft_p99_ms']:.1f} | "
             f"{r['intake_p50_ms']:.1f} / {r['intake_p99_ms']:.1f} | {r['stamp_to_post_p50_ms']:.2f} / "
-            f"{r['stamp_to_post_p99_ms']:.2f} | {r['connect_to_post_p50_ms']:.2f} / {r['connect_to_post_p99_ms']:.2f} "
+            f"{r['stamp_to_post_p99_ms']:.2f} | {r['first_read_lag_p50_ms']:.2f} / {r['first_read_lag_p99_ms']:.2f} "
+            f"| {r['connect_to_post_p50_ms']:.2f} / {r['connect_to_post_p99_ms']:.2f} "
             f"| {r['cpu_us_per_chunk']:.0f} | {r['peak_rss_mb']:.0f} | {r['tokens_reported']:.0f} / "
             f"{r['content_frames_wire']:.0f} | {r['load_1min']:.2f} |")
     lines += ["", "*intake* = role-only frame − POST on the wire (the emulator's accept queue and handler start); "
               "*stamp→POST* = first request segment on the wire − the client's own TTFT start stamp, paired by "
-              "completion id; *connect→POST* = request segment − SYN of its connection (first request on a "
+              "completion id; *1st content wire→read* = the client's stamp of its first content frame − that "
+              "frame's last "
+              "segment on the wire (toolkit and vllm_style; paired likewise); a TTFT error is stamp→POST + this; "
+              "*connect→POST* = request segment − SYN of its connection (first request on a "
               "connection only).", "", "inference-perf: " + out["inference_perf"], ""]
     return "\n".join(lines)
 
