@@ -12,7 +12,14 @@ Per tick every target is probed in parallel (each probe bounded by its timeout),
   ``latency_ms`` is the tick's wall time (the probes run in parallel) and ``details`` counts targets by status.
 
 With a ``store``, samples go through a :class:`~vultr_toolkit.health.writer.SampleWriter` (buffered, batched,
-bounded, retried): a slow or unreachable store delays the history, never the probes.
+bounded, retried): a slow or unreachable store delays the history, never the probes. ``check()``, ``stop()``
+and ``close()`` wait at most ``store_timeout_s`` for the store, so a hanging store cannot make them hang.
+
+Termination: a monitor with a store makes SIGTERM exit through the normal interpreter shutdown (``SystemExit``,
+status 143) when the process has not installed its own SIGTERM handler, so the exit-time close writes the
+queued samples. SIGKILL cannot be caught: it loses what is queued, at most ``flush_rows`` samples or
+``flush_interval_s`` seconds of them (lower those to lose less). The buffer is deliberately not made durable
+(a disk write per tick would put the store's latency back on the probe path, which the buffer exists to avoid).
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ import datetime as dt
 import logging
 import os
 import secrets
+import signal
 import socket
 import threading
 import time
@@ -135,7 +143,10 @@ class HealthMonitor:
                  store: HistoryStore | str | None = None, *, retries_before_down: int = 2,
                  timeout_s: float = DEFAULT_TIMEOUT_S, maintenance: Sequence[MaintenanceWindow] = (),
                  flush_rows: int = 200, flush_interval_s: float = 5.0, max_buffer: int = 100_000,
-                 keep: int = 100_000, monitor_id: str | None = None) -> None:
+                 keep: int = 100_000, monitor_id: str | None = None, store_timeout_s: float = 5.0) -> None:
+        if not store_timeout_s > 0:
+            raise ConfigError(f"store_timeout_s must be positive seconds, got {store_timeout_s!r}")
+        self.store_timeout_s = store_timeout_s
         self.settings = settings or Settings()
         if retries_before_down < 0:
             raise ConfigError(f"retries_before_down must be >= 0, got {retries_before_down}")
@@ -164,6 +175,8 @@ class HealthMonitor:
         self._ticks = 0
         self._closed = False
         atexit.register(_close_at_exit, weakref.ref(self))
+        if self._writer is not None:
+            _exit_cleanly_on_sigterm()
 
     def __repr__(self) -> str:
         targets = ", ".join(f"{p.service}:{p.target}" for p in self.probes)
@@ -239,7 +252,9 @@ class HealthMonitor:
         """
         samples = self._tick()
         if self._writer is not None:
-            self._writer.flush()  # a one-off check should be in the store when it returns (if the store is up)
+            # A one-off check should be in the store when it returns (if the store is up), but a hanging store
+            # must not stop the caller from probing again: wait a bounded time, the writer keeps the samples.
+            self._writer.flush(timeout_s=self.store_timeout_s)
         return samples_frame(samples)
 
     # --- loops ---------------------------------------------------------------------------------------------------
@@ -327,16 +342,22 @@ class HealthMonitor:
         return self._thread is not None and self._thread.is_alive()
 
     def stop(self, timeout_s: float | None = None) -> pd.DataFrame:
-        """Stop a background run (waits for the current tick), flush the store, return the run's samples."""
+        """Stop a background run (waits for the current tick), flush the store, return the run's samples.
+
+        Waits at most ``timeout_s`` in all (default: ``store_timeout_s`` for the store after the tick); samples
+        the store did not take in time are in the returned frame and counted in ``attrs["monitor"]["unflushed"]``.
+        """
+        deadline = time.monotonic() + timeout_s if timeout_s is not None else None
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout_s)
             self._thread = None
-        return self._finish()
+        left = self.store_timeout_s if deadline is None else max(0.0, deadline - time.monotonic())
+        return self._finish(left)
 
-    def _finish(self) -> pd.DataFrame:
+    def _finish(self, store_timeout_s: float | None = None) -> pd.DataFrame:
         if self._writer is not None:
-            self._writer.flush()
+            self._writer.flush(timeout_s=self.store_timeout_s if store_timeout_s is None else store_timeout_s)
         df = samples_frame(self._run_samples)
         df.attrs["monitor"] = self.stats()
         return df
@@ -364,10 +385,10 @@ class HealthMonitor:
         self._closed = True
         self._stop.set()
         if self._thread is not None:
-            self._thread.join()
+            self._thread.join(self.store_timeout_s + 60.0)  # a tick is bounded by the probes' timeouts
             self._thread = None
         if self._writer is not None:
-            self._writer.close()
+            self._writer.close(timeout_s=self.store_timeout_s)
         if self._owns_store and self.store is not None:
             self.store.close()
         self._pool.shutdown(wait=False)
@@ -383,6 +404,20 @@ class HealthMonitor:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _sigterm_exit(signum: int, _frame: Any) -> None:
+    raise SystemExit(128 + signum)  # unwinds like sys.exit: finally blocks, context managers and atexit run
+
+
+def _exit_cleanly_on_sigterm() -> None:
+    """Turn SIGTERM into SystemExit so the atexit close writes the queued samples (the default action kills the
+    process without running atexit). Only from the main thread, and only when nobody installed a handler."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    with contextlib.suppress(ValueError, OSError):
+        if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, _sigterm_exit)
 
 
 def _close_at_exit(ref: weakref.ref[HealthMonitor]) -> None:

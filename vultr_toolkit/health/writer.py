@@ -5,6 +5,13 @@ Samples are queued in memory and written in one batched transaction every ``flus
 ``max_buffer``; past that the *oldest* are dropped and counted — and the thread retries with capped backoff, so
 everything queued is written once the store is back. Retrying a batch whose commit outcome was unknown is safe:
 the store ignores samples whose ``sample_id`` it already holds.
+
+Every write happens on the writer thread; callers only *wait* for it, for a bounded time (``flush(timeout_s=)``,
+``close(timeout_s=)``). A store that hangs (a stopped server, a dead TCP peer that still ACKs) can therefore never
+block a probe loop, ``stop()`` or ``close()``: what could not be written is counted in ``stats()["unflushed"]``
+(queued plus the batch stuck in flight), ``stalled_s`` shows how long the current write has been hanging, and the
+samples themselves stay in the monitor's returned frame. Nothing is silently lost; only samples past
+``max_buffer`` are dropped, and those are counted in ``dropped``.
 """
 
 from __future__ import annotations
@@ -47,6 +54,9 @@ class SampleWriter:
         self._cond = threading.Condition()
         self._flush_lock = threading.Lock()  # one write at a time (thread or explicit flush)
         self._stop = False
+        self._flush_requested = False
+        self._inflight = 0  # samples in the write the thread is doing now (not in _buf, not yet written)
+        self._inflight_since: float | None = None
         self._thread: threading.Thread | None = None
         self._failures_in_a_row = 0
         self._retry_at = 0.0
@@ -66,30 +76,63 @@ class SampleWriter:
                 for _ in range(overflow):
                     self._buf.popleft()
                 self._stats["dropped"] += overflow
-            if self._thread is None and not self._stop:
-                self._thread = threading.Thread(target=self._loop, name="vtk-health-writer", daemon=True)
-                self._thread.start()
+            self._ensure_thread()
             if len(self._buf) >= self.flush_rows:
-                self._cond.notify()
+                self._cond.notify_all()
+
+    def _ensure_thread(self) -> None:  # caller holds _cond
+        if self._thread is None and not self._stop:
+            self._thread = threading.Thread(target=self._loop, name="vtk-health-writer", daemon=True)
+            self._thread.start()
 
     @property
     def pending(self) -> int:
-        """Samples queued and not yet written."""
+        """Samples queued or being written, and not yet written."""
         with self._cond:
-            return len(self._buf)
+            return len(self._buf) + self._inflight
 
     def stats(self) -> dict[str, Any]:
-        """written, dropped (past max_buffer), unflushed, flushes, flush_failures, last_error (redacted)."""
+        """written, dropped (past max_buffer), unflushed (queued + in flight), flushes, flush_failures,
+        last_error (redacted), stalled_s (how long the current write has been running; 0 when idle)."""
         with self._cond:
-            return {**self._stats, "unflushed": len(self._buf)}
+            since = self._inflight_since
+            return {**self._stats, "unflushed": len(self._buf) + self._inflight,
+                    "stalled_s": round(time.monotonic() - since, 3) if since is not None else 0.0}
 
     # --- writing ---------------------------------------------------------------------------------------------
-    def flush(self) -> bool:
-        """Write everything queued now, in one transaction; False (samples kept queued) if the store failed."""
+    def flush(self, timeout_s: float | None = None) -> bool:
+        """Write everything queued now; False (samples kept queued) if the store failed or, with ``timeout_s``,
+        did not finish in time.
+
+        ``timeout_s=None`` writes in the calling thread (and blocks as long as the store does); with a timeout
+        the writer thread does the write and the caller waits at most ``timeout_s`` — what the monitor uses.
+        """
+        if timeout_s is None:
+            return self._write_now()
+        deadline = time.monotonic() + timeout_s
+        with self._cond:
+            if not self._buf and not self._inflight:
+                return True
+            failures = self._stats["flush_failures"]
+            self._flush_requested = True
+            self._retry_at = 0.0  # an explicit flush retries now rather than after the backoff
+            self._ensure_thread()
+            self._cond.notify_all()
+            while self._buf or self._inflight:
+                left = deadline - time.monotonic()
+                if left <= 0 or self._stats["flush_failures"] != failures or self._thread is None:
+                    return False
+                self._cond.wait(left)
+            return True
+
+    def _write_now(self) -> bool:
         with self._flush_lock:
             with self._cond:
                 batch = list(self._buf)
                 self._buf.clear()
+                self._flush_requested = False
+                self._inflight = len(batch)
+                self._inflight_since = time.monotonic() if batch else None
             if not batch:
                 return True
             try:
@@ -98,6 +141,8 @@ class SampleWriter:
                 self._requeue(batch, e)
                 return False
             with self._cond:
+                self._inflight, self._inflight_since = 0, None
+                self._cond.notify_all()
                 self._stats["written"] += len(batch)
                 self._stats["flushes"] += 1
                 if self._failures_in_a_row:
@@ -109,6 +154,8 @@ class SampleWriter:
     def _requeue(self, batch: list[Sample], exc: Exception) -> None:
         msg = exc.message if isinstance(exc, VultrToolkitError) else redact(f"{type(exc).__name__}: {exc}")
         with self._cond:
+            self._inflight, self._inflight_since = 0, None
+            self._cond.notify_all()
             # Back in front of anything queued meanwhile, keeping order; the bound still holds (oldest go first).
             self._buf.extendleft(reversed(batch))
             overflow = len(self._buf) - self.max_buffer
@@ -128,6 +175,8 @@ class SampleWriter:
     def _due(self) -> bool:
         if not self._buf or time.monotonic() < self._retry_at:
             return False
+        if self._flush_requested:
+            return True
         return len(self._buf) >= self.flush_rows or time.monotonic() - self._last_flush >= self.flush_interval_s
 
     def _loop(self) -> None:
@@ -139,25 +188,32 @@ class SampleWriter:
                     if self._retry_at:
                         wait = min(max(wait, self._retry_at - time.monotonic()), self.max_backoff_s)
                     self._cond.wait(timeout=max(0.05, wait))
-                if self._stop:
-                    return
+                stopping = self._stop
+            if stopping:  # the final attempt, made here so that close() can wait for it with a bound
+                self._retry_at = 0.0
+                self._write_now()
+                with self._cond:
+                    self._cond.notify_all()
+                return
             try:
-                self.flush()
+                self._write_now()
             except Exception:  # never let the writer die: the monitor depends on it
                 log.exception("health sample writer failed unexpectedly")
             self._last_flush = time.monotonic()
 
     def close(self, timeout_s: float = 10.0) -> dict[str, Any]:
-        """Stop the thread, try one final flush, and return :meth:`stats` (``unflushed`` > 0: the store is
-        still unreachable; those samples are reported, not silently lost)."""
+        """Stop the thread after one final write attempt, waiting at most ``timeout_s``, and return
+        :meth:`stats` (``unflushed`` > 0: the store was unreachable or hanging; those samples are counted and
+        stay in the monitor's frames, not silently lost). A write still hanging is abandoned to its daemon
+        thread."""
         with self._cond:
             self._stop = True
             self._cond.notify_all()
             thread = self._thread
         if thread is not None:
             thread.join(timeout_s)
-        self._retry_at = 0.0
-        self.flush()
+        else:
+            self._write_now()  # no thread ever started: nothing can be hanging, so write here
         stats = self.stats()
         if stats["unflushed"] or stats["dropped"]:
             log.warning("health sample writer closed with %d samples not written and %d dropped (store %s: %s)",
@@ -167,6 +223,8 @@ class SampleWriter:
     def restart(self) -> None:
         """Allow a closed writer to be used again (the monitor's ``run`` after ``stop``)."""
         with self._cond:
-            if self._thread is not None and not self._thread.is_alive():
-                self._thread = None
+            if self._thread is not None and self._thread.is_alive():
+                # A write is still hanging from before close(): let it go on, it owns its batch.
+                log.warning("health sample writer: a previous write is still hanging; starting a new thread")
+            self._thread = None
             self._stop = False

@@ -4,7 +4,8 @@ SQLite: every connection gets ``journal_mode=WAL`` (readers never block the writ
 stays consistent; only the last commits can be lost on power loss), ``busy_timeout`` (a second writer waits
 instead of failing with "database is locked") and ``foreign_keys=ON``. PostgreSQL URLs are pinned to psycopg2,
 the driver the toolkit declares (SQLAlchemy 2.1 maps a bare ``postgresql://`` to psycopg 3), with a connect
-timeout so an unreachable store fails fast instead of stalling a monitor's writer.
+timeout, TCP keepalives and a ``statement_timeout`` so an unreachable or wedged store fails instead of stalling
+a monitor's writer (a server that is stopped but whose kernel still ACKs is only bounded by the writer's waits).
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ __all__ = ["SQLITE_BUSY_TIMEOUT_MS", "create_store_engine", "display_url"]
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 PG_CONNECT_TIMEOUT_S = 5
+PG_STATEMENT_TIMEOUT_MS = 30_000
+# libpq TCP keepalives: a peer that vanished (no RST) is noticed after ~10 + 3*5 s instead of the kernel's 2 h.
+PG_KEEPALIVES = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 3}
 
 
 def _parse(url: str | URL) -> URL:
@@ -92,6 +96,12 @@ def create_store_engine(url: str | URL, **engine_kw: Any) -> Engine:
         u = _parse(secure_postgres_url(u.render_as_string(hide_password=False)))
         connect_args = dict(engine_kw.pop("connect_args", {}))
         connect_args.setdefault("connect_timeout", PG_CONNECT_TIMEOUT_S)
+        for key, value in PG_KEEPALIVES.items():
+            if key not in u.query:
+                connect_args.setdefault(key, value)
+        if "options" not in u.query and "options" not in connect_args:
+            # A statement stuck behind a lock or a wedged backend fails instead of holding the writer forever.
+            connect_args["options"] = f"-c statement_timeout={PG_STATEMENT_TIMEOUT_MS}"
         engine_kw.setdefault("pool_pre_ping", True)  # a restarted server leaves dead pooled connections behind
         return sa.create_engine(u, connect_args=connect_args, **engine_kw)
     raise ConfigError(f"unsupported history store backend {backend!r} in {display_url(u)!r}; use sqlite:/// or "
