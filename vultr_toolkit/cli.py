@@ -400,14 +400,42 @@ def _run_bench(client: Any, args: argparse.Namespace, progress: bool) -> Any:
                      **load)
 
 
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    # SIGTERM gets Ctrl-C's treatment (load stopped, finished levels saved), not an abrupt death mid-load.
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def raise_interrupt(*_: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, raise_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     from .client import Client
 
-    with _settings(args, needs="inference") as settings, Client(settings) as client:
-        res = _run_bench(client, args, args.progress)
+    res = None
+    with _sigterm_as_interrupt(), _settings(args, needs="inference") as settings, Client(settings) as client:
+        try:
+            res = _run_bench(client, args, args.progress)
+        except KeyboardInterrupt as e:  # bench.run stopped the load; save what finished, then exit 130
+            res = getattr(e, "partial_result", None)
+            if res is None:
+                raise
+    interrupted = bool(res.meta.get("interrupted"))
     summary = res.summary(warn=False)
     _emit(summary if args.format != "table" else summary[[c for c in _BENCH_TABLE if c in summary]].round(4),
           args.format, args.out)
+    if interrupted:
+        _info(f"interrupted: load stopped; the {len(res.levels)} completed level(s) above are saved "
+              "(a level cut midway is dropped)")
+        return 130
     failed = int((res.requests["status"] == "error").sum())
     if failed:
         _info(f"warning: {failed} of {len(res.requests)} requests failed")

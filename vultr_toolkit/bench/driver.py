@@ -4,22 +4,28 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import datetime as dt
 import multiprocessing
 import os
 import time
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .._errors import ConfigError
 from .._redact import redact_url
 from .._version import __version__
-from .engine import EngineConfig, fetch_models, run_in_private_loop, run_plan, validate_model
+from .engine import EngineConfig, PrivateRun, fetch_models, run_in_private_loop, run_plan, validate_model
 from .metrics import normalise_slo
 from .result import BenchmarkResult, build_frames
 from .workload import Plan, build_plan
 
 __all__ = ["arun", "run"]
+
+
+class BenchmarkInterruptedWarning(UserWarning):
+    """:func:`run` was interrupted in an interactive session and returned only the completed levels."""
 
 
 def _resolve(target: Any) -> tuple[EngineConfig, float]:
@@ -79,8 +85,15 @@ def _total(plan: Plan) -> int | None:
     return plan.warmup + sum(int(lv.requests or 0) for lv in plan.levels)
 
 
-async def _main(cfg: EngineConfig, plan: Plan, workers: int | None, progress: Any, cluster: Any = None
-                ) -> dict[str, Any]:
+def _new_state() -> dict[str, Any]:
+    """What :func:`_main` has gathered so far; finished levels land here, so an interrupt can still report them."""
+    return {"rows": [], "chunks": [], "levels": [], "pricing": None, "wall_ns": time.time_ns(),
+            "mono_ns": time.monotonic_ns(), "loop": "asyncio", "models_checked": False, "cluster": None}
+
+
+async def _main(cfg: EngineConfig, plan: Plan, workers: int | None, progress: Any, cluster: Any = None,
+                state: dict[str, Any] | None = None) -> dict[str, Any]:
+    state = _new_state() if state is None else state
     docs = await fetch_models(cfg)
     pricing = validate_model(plan.model, docs)
     try:
@@ -90,27 +103,61 @@ async def _main(cfg: EngineConfig, plan: Plan, workers: int | None, progress: An
     except ImportError:  # pragma: no cover
         loop_name = "asyncio"
     wall, mono = time.time_ns(), time.monotonic_ns()
+    state.update(pricing=pricing, wall_ns=wall, mono_ns=mono, loop=loop_name, models_checked=docs is not None)
     cluster_info = None
     if cluster is not None:  # one shard per Dask worker, stamps moved onto this clock (see .distributed)
         from .distributed import arun_plan
 
         rows, chunks, levels, cluster_info = await arun_plan(cfg, plan, cluster, workers=workers, progress=progress)
     else:
-        rows, chunks, levels = await run_plan(cfg, plan, workers=workers or 1, progress=progress)
-    return {"rows": rows, "chunks": chunks, "levels": levels, "pricing": pricing, "wall_ns": wall,
-            "mono_ns": mono, "loop": loop_name, "models_checked": docs is not None, "cluster": cluster_info}
+        rows, chunks, levels = await run_plan(cfg, plan, workers=workers or 1, progress=progress,
+                                              into=(state["rows"], state["chunks"], state["levels"]))
+    state.update(rows=rows, chunks=chunks, levels=levels, cluster=cluster_info)
+    return state
 
 
-def _result(out: dict[str, Any], meta: dict[str, Any], started: dt.datetime) -> BenchmarkResult:
+def _result(out: dict[str, Any], meta: dict[str, Any], started: dt.datetime,
+            interrupted: bool = False) -> BenchmarkResult:
     requests, chunks, levels = build_frames(out["rows"], out["chunks"], out["levels"], wall_ns=out["wall_ns"],
                                             mono_ns=out["mono_ns"])
-    meta = {**meta, "pricing": out["pricing"] or None, "loop": out["loop"], "models_checked": out["models_checked"],
+    meta = {**meta, "interrupted": interrupted, "pricing": out["pricing"] or None, "loop": out["loop"],
+            "models_checked": out["models_checked"],
             "started_at": started.isoformat(), "finished_at": dt.datetime.now(dt.UTC).isoformat(),
             "host_cpus": os.cpu_count()}
     if out.get("cluster") is not None:
         meta["cluster"] = out["cluster"]
         meta["workers"] = len(out["cluster"]["workers"])
     return BenchmarkResult(requests, chunks, levels, meta)
+
+
+def _interactive() -> bool:
+    # A Jupyter/IPython kernel or `python -i`: the user wants the partial result kept, not a traceback.
+    import sys
+
+    # (ipykernel merely imported, e.g. by a test plugin, is not a kernel: ask IPython whether one is running)
+    ipython = sys.modules.get("IPython")
+    shell = getattr(ipython, "get_ipython", lambda: None)() if ipython is not None else None
+    return shell is not None or hasattr(sys, "ps1") or bool(sys.flags.interactive)
+
+
+def _stop(fut: PrivateRun[dict[str, Any]], grace_s: float = 10.0) -> None:
+    """Cancel the engine and wait (bounded) until it has closed its streams / killed its workers."""
+    fut.stop()
+    with contextlib.suppress(BaseException):
+        fut.exception(timeout=grace_s)
+
+
+def _interrupted(state: dict[str, Any], meta: dict[str, Any], started: dt.datetime,
+                 exc: BaseException) -> BenchmarkResult:
+    res = _result(state, meta, started, interrupted=True)
+    done = len(state["levels"])
+    msg = (f"benchmark interrupted: load stopped; returning the {done} completed level(s) "
+           f"({len(state['rows'])} requests), meta['interrupted'] is True; a level cut midway is dropped")
+    if not _interactive():
+        exc.partial_result = res  # type: ignore[attr-defined]
+        raise exc
+    warnings.warn(msg, BenchmarkInterruptedWarning, stacklevel=3)
+    return res
 
 
 def _progress_array(workers: int) -> Any:
@@ -159,6 +206,13 @@ def run(client_or_settings: Any = None, *, model: str, prompts: Sequence[Any] | 
 
     Works inside a running event loop (Jupyter): the engine runs on its own loop in a worker thread.
 
+    Interrupting (Ctrl-C, Jupyter's Interrupt, any KeyboardInterrupt) stops the load at once: in-flight streams
+    are closed and worker processes killed. The levels already completed form a result with
+    ``meta["interrupted"] = True`` (a level cut midway is dropped, never reported as complete). In an
+    interactive session (Jupyter, IPython, ``python -i``) that result is returned with a
+    :class:`BenchmarkInterruptedWarning`, so the kernel keeps it; in a script the KeyboardInterrupt is
+    re-raised (Ctrl-C still stops the script) with the result on ``exc.partial_result``.
+
     >>> res = vt.bench.run(client, model="qwen3.8-27b", concurrency=[1, 8], requests=32,
     ...                    max_tokens=64)  # doctest: +SKIP
     >>> res.summary()  # doctest: +SKIP
@@ -172,7 +226,8 @@ def run(client_or_settings: Any = None, *, model: str, prompts: Sequence[Any] | 
     started = dt.datetime.now(dt.UTC)
     counters = _progress_array(1 if cluster is not None else workers or 1)
     bar = _bar(_total(plan), progress)
-    fut = run_in_private_loop(lambda: _main(cfg, plan, workers, counters, cluster))
+    state = _new_state()
+    fut = run_in_private_loop(lambda: _main(cfg, plan, workers, counters, cluster, state))
     shown = 0
     try:
         while True:
@@ -182,6 +237,9 @@ def run(client_or_settings: Any = None, *, model: str, prompts: Sequence[Any] | 
             except concurrent.futures.TimeoutError:
                 shown = _tick(bar, counters, shown)
         _tick(bar, counters, shown)
+    except KeyboardInterrupt as e:
+        _stop(fut)
+        return _interrupted(state, meta, started, e)
     finally:
         if bar is not None:
             bar.close()
@@ -211,13 +269,20 @@ async def arun(client_or_settings: Any = None, *, model: str, prompts: Sequence[
     started = dt.datetime.now(dt.UTC)
     counters = _progress_array(1 if cluster is not None else workers or 1)
     bar = _bar(_total(plan), progress)
-    fut = asyncio.wrap_future(run_in_private_loop(lambda: _main(cfg, plan, workers, counters, cluster)))
+    private = run_in_private_loop(lambda: _main(cfg, plan, workers, counters, cluster))
+    fut = asyncio.wrap_future(private)
     shown = 0
     try:
         while not fut.done():
             await asyncio.wait({fut}, timeout=0.2)
             shown = _tick(bar, counters, shown)
         out = fut.result()
+    except BaseException:  # cancelled (task.cancel, Ctrl-C in asyncio.run): stop the engine's load too
+        private.stop()
+        await asyncio.wait({fut}, timeout=10)
+        if fut.done() and not fut.cancelled():
+            fut.exception()  # retrieved: the engine's own CancelledError is expected, not worth a log line
+        raise
     finally:
         if bar is not None:
             bar.close()

@@ -92,19 +92,53 @@ def new_loop() -> asyncio.AbstractEventLoop:
         return asyncio.new_event_loop()
 
 
-def run_in_private_loop(factory: Callable[[], Coroutine[Any, Any, T]]) -> concurrent.futures.Future[T]:
+class PrivateRun(concurrent.futures.Future[T]):
+    """The future of a coroutine running on a private loop; :meth:`stop` cancels it on that loop.
+
+    ``Future.cancel`` cannot stop a coroutine that is already running, so ``stop`` cancels the asyncio task:
+    the CancelledError unwinds the engine, which closes its sessions and so every in-flight stream.
+
+    >>> run = run_in_private_loop(lambda: asyncio.sleep(60))  # doctest: +SKIP
+    >>> run.stop(); run.exception(timeout=5)  # doctest: +SKIP
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[T] | None = None
+        self._stop_requested = False
+        self._lock = threading.Lock()
+
+    def _started(self, loop: asyncio.AbstractEventLoop, task: asyncio.Task[T]) -> None:
+        with self._lock:
+            self._loop, self._task = loop, task
+            if self._stop_requested:
+                task.cancel()
+
+    def stop(self) -> None:
+        """Cancel the coroutine (thread-safe; idempotent); wait on the future to see it finish."""
+        with self._lock:
+            self._stop_requested = True
+            if self._loop is not None and self._task is not None:
+                with contextlib.suppress(RuntimeError):  # loop already closed: nothing left to stop
+                    self._loop.call_soon_threadsafe(self._task.cancel)
+
+
+def run_in_private_loop(factory: Callable[[], Coroutine[Any, Any, T]]) -> PrivateRun[T]:
     """Run a coroutine on a new event loop in a daemon thread; return a future of its result.
 
     Works whether or not the caller is inside a running loop (Jupyter), because it never touches the
-    caller's loop.
+    caller's loop. ``.stop()`` on the returned future cancels the coroutine.
     """
-    fut: concurrent.futures.Future[T] = concurrent.futures.Future()
+    fut: PrivateRun[T] = PrivateRun()
 
     def target() -> None:
         loop = new_loop()
         asyncio.set_event_loop(loop)
         try:
-            fut.set_result(loop.run_until_complete(factory()))
+            task = loop.create_task(factory())
+            fut._started(loop, task)
+            fut.set_result(loop.run_until_complete(task))
         except BaseException as e:  # hand every failure, even KeyboardInterrupt, to the waiting caller
             fut.set_exception(e)
         finally:
@@ -404,19 +438,20 @@ def _level_offsets(level: Level, rng: np.random.Generator) -> list[int]:
 
 
 async def run_plan(cfg: EngineConfig, plan: Plan, *, workers: int = 1,
-                   progress: Any = None, on_level: Callable[[int], None] | None = None
+                   progress: Any = None, on_level: Callable[[int], None] | None = None,
+                   into: tuple[list[dict[str, Any]], list[dict[str, list[Any]]], list[dict[str, Any]]] | None = None
                    ) -> tuple[list[dict[str, Any]], list[dict[str, list[Any]]], list[dict[str, Any]]]:
     """Run every level of ``plan``; return request rows, chunk columns and per-level diagnostics.
 
     ``progress`` is a mutable sequence of ``workers`` counters the caller may poll (a shared-memory array when
-    ``workers > 1``).
+    ``workers > 1``). ``into`` = caller-owned ``(rows, chunks, levels)`` lists, appended to only when a level
+    completes, so a cancelled run leaves exactly the finished levels there (a level cut midway is dropped).
+    Cancelling the task closes every in-flight stream and kills worker processes.
     """
     if progress is None:
         progress = [0] * workers
     rng = np.random.default_rng((plan.seed, 7))
-    level_rows: list[dict[str, Any]] = []
-    rows: list[dict[str, Any]] = []
-    chunks: list[dict[str, list[Any]]] = []
+    rows, chunks, level_rows = into if into is not None else ([], [], [])
     next_rid = 0
     gc.collect()
     gc.freeze()  # as vLLM's bench: keep the collector from scanning startup objects mid-stream
@@ -438,7 +473,8 @@ async def run_plan(cfg: EngineConfig, plan: Plan, *, workers: int = 1,
             ctx = multiprocessing.get_context("spawn")
             with _explain_broken_pool(), \
                     concurrent.futures.ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init,
-                                                           initargs=(progress, ctx.Barrier(workers))) as pool:
+                                                           initargs=(progress, ctx.Barrier(workers))) as pool, \
+                    _kill_workers_on_cancel(pool):
                 loop = asyncio.get_running_loop()
                 # spawn imports the package in every worker: wait for all of them before timing anything
                 await asyncio.gather(*(loop.run_in_executor(pool, _worker_ping) for _ in range(workers)))
@@ -476,6 +512,21 @@ def merge_shards(outs: Sequence[LevelOutput], rows: list[dict[str, Any]], chunks
         end = max([end, *(x["end_ns"] for x in r)])
     next_rid = max([next_rid - 1, *(x["request_id"] for r, _, _ in outs for x in r)]) + 1
     return end, cpu, next_rid
+
+
+@contextlib.contextmanager
+def _kill_workers_on_cancel(pool: concurrent.futures.ProcessPoolExecutor) -> Iterator[None]:
+    # A worker runs its level to the end whatever happens to the future awaiting it; on cancel (Ctrl-C,
+    # task.cancel) kill the processes so no request is sent after the interrupt, and their sockets close.
+    try:
+        yield
+    except BaseException:
+        procs = list((getattr(pool, "_processes", None) or {}).values())
+        for proc in procs:
+            with contextlib.suppress(Exception):
+                proc.kill()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
 
 
 @contextlib.contextmanager
