@@ -227,6 +227,18 @@ def _levels(text: str) -> list[float]:
     return values
 
 
+def _user_levels(text: str) -> list[int]:
+    # int() instead of float(): "1.5" users used to become 1 user silently.
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers of users such as 1,4,16, "
+                                         f"got {text!r}") from None
+    if not values or any(v <= 0 for v in values):
+        raise argparse.ArgumentTypeError("user counts must be positive whole numbers such as 1,4,16")
+    return values
+
+
 def _positive(kind: type[int] | type[float]) -> Callable[[str], Any]:
     def parse(text: str) -> Any:
         try:
@@ -355,7 +367,7 @@ def _cmd_health(args: argparse.Namespace) -> int:
 # --- bench --------------------------------------------------------------------------------------------------------
 def _add_bench_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default=None, help="model id (default: the endpoint's first chat model)")
-    p.add_argument("--concurrency", type=_levels, default=None, metavar="N[,N...]",
+    p.add_argument("--concurrency", type=_user_levels, default=None, metavar="N[,N...]",
                    help="closed-loop users per level, e.g. 1,4,16 (default: 1,4)")
     p.add_argument("--rate", type=_levels, default=None, metavar="R[,R...]",
                    help="open-loop requests/s per level instead of --concurrency, e.g. 2,8")

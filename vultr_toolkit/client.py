@@ -96,6 +96,11 @@ class _ClientBase(Generic[CoreT]):
         allow_insecure: bool = False,
         **overrides: Any,
     ) -> None:
+        if settings is not None and not isinstance(settings, Settings):
+            # A URL is ambiguous here (management /v2 or inference /v1?), so refuse rather than guess.
+            raise ConfigError(f"settings: {type(self).__name__}() takes a vt.Settings or None, got "
+                              f"{type(settings).__name__}; pass e.g. vt.Settings(api_url=...) or "
+                              f"vt.Settings(inference_url=...), or keyword overrides such as api_url=...")
         self.settings = resolve_settings(settings, **overrides)
         self._retry = retry
         self._transport = transport

@@ -15,9 +15,11 @@ from typing import Any
 
 from .._errors import ConfigError
 from .._redact import redact_url
+from .._validate import as_int
 from .._version import __version__
-from .engine import EngineConfig, PrivateRun, fetch_models, run_in_private_loop, run_plan, validate_model
+from .engine import EngineConfig, PrivateRun, fetch_models, run_in_private_loop, run_plan
 from .metrics import normalise_slo
+from .modelcheck import check_model
 from .result import BenchmarkResult, build_frames
 from .workload import Plan, build_plan
 
@@ -55,8 +57,8 @@ def _prepare(target: Any, *, model: str, prompts: Sequence[Any] | None, input_to
         from .distributed import check_cluster_arg
 
         check_cluster_arg(cluster)
-    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
-        raise ConfigError(f"workers must be a positive integer (worker processes), got {workers!r}")
+    if workers is not None:
+        workers = as_int("workers", workers, minimum=1, hint=" (worker processes)")
     try:
         slo_s = normalise_slo(slo)
     except ValueError as e:
@@ -69,10 +71,13 @@ def _prepare(target: Any, *, model: str, prompts: Sequence[Any] | None, input_to
                       tokenizer=tokenizer)
     meta = {
         "model": model, "label": label, "endpoint": redact_url(cfg.url), "mode": plan.levels[0].mode,
-        "levels": [lv.level for lv in plan.levels], "max_tokens": max_tokens, "input_tokens": input_tokens,
-        "prompts": None if prompts is None else len(prompts), "requests": requests, "duration_s": duration_s,
-        "burstiness": burstiness, "max_concurrency": max_concurrency, "warmup": warmup, "seed": seed,
-        "workers": workers or 1, "slo": slo_s or None, "timeout_s": timeout_s,
+        "levels": [lv.level for lv in plan.levels], "max_tokens": plan.max_tokens,
+        "input_tokens": plan.input_tokens,
+        "prompts": None if prompts is None else len(prompts),
+        "requests": None if requests is None else plan.levels[0].requests,
+        "duration_s": plan.levels[0].duration_s, "burstiness": plan.levels[0].burstiness,
+        "max_concurrency": plan.levels[0].max_concurrency, "warmup": plan.warmup, "seed": plan.seed,
+        "workers": workers or 1, "slo": slo_s or None, "timeout_s": plan.timeout_s,
         "stall_timeout_s": plan.stall_timeout_s,
         "toolkit_version": __version__, "transport": "aiohttp", "tokenizer": tokenizer is not None,
     }
@@ -95,7 +100,7 @@ async def _main(cfg: EngineConfig, plan: Plan, workers: int | None, progress: An
                 state: dict[str, Any] | None = None) -> dict[str, Any]:
     state = _new_state() if state is None else state
     docs = await fetch_models(cfg)
-    pricing = validate_model(plan.model, docs)
+    pricing = check_model(plan.model, plan.max_tokens, docs)
     try:
         import uvloop  # noqa: F401
 

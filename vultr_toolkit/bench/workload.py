@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from .._errors import ConfigError
+from .._validate import as_float, as_int, float_list, int_list
 
 __all__ = ["Level", "Plan", "arrival_offsets_s", "build_bodies", "build_plan", "synthetic_prompt"]
 
@@ -153,11 +154,10 @@ def build_plan(
     if not isinstance(model, str) or not model:
         raise ConfigError("model: give the model id to benchmark, e.g. model='qwen3.8-27b' "
                           "(see client.inference.models())")
-    if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens <= 0:
-        raise ConfigError(f"max_tokens must be a positive integer (the output length to ask for), "
-                          f"got {max_tokens!r}")
-    if input_tokens is not None and (not isinstance(input_tokens, int) or input_tokens <= 0):
-        raise ConfigError(f"input_tokens must be a positive integer, got {input_tokens!r}")
+    # Values from a DataFrame / np.arange arrive as NumPy numbers: accept them as Python values (._validate).
+    max_tokens = as_int("max_tokens", max_tokens, minimum=1, hint=" (the output length to ask for)")
+    if input_tokens is not None:
+        input_tokens = as_int("input_tokens", input_tokens, minimum=1)
     if prompts is not None and input_tokens is not None:
         raise ConfigError("give prompts or input_tokens, not both (input_tokens builds synthetic prompts)")
     if concurrency is not None and rate is not None:
@@ -165,35 +165,30 @@ def build_plan(
                           "use max_concurrency to cap an open-loop run")
     if requests is not None and duration_s is not None:
         raise ConfigError("give requests (per level) or duration_s (per level), not both")
-    if requests is not None and (isinstance(requests, bool) or not isinstance(requests, int) or requests <= 0):
-        raise ConfigError(f"requests must be a positive integer per level, got {requests!r}")
-    if duration_s is not None and not duration_s > 0:
-        raise ConfigError(f"duration_s must be positive, got {duration_s!r}")
-    if not isinstance(warmup, int) or warmup < 0:
-        raise ConfigError(f"warmup must be a non-negative number of requests, got {warmup!r}")
-    if not burstiness > 0:
-        raise ConfigError(f"burstiness must be positive (1 = Poisson), got {burstiness!r}")
-    if max_concurrency is not None and (not isinstance(max_concurrency, int) or max_concurrency <= 0):
-        raise ConfigError(f"max_concurrency must be a positive integer, got {max_concurrency!r}")
-    if timeout_s is not None and not timeout_s > 0:
-        raise ConfigError(f"timeout_s must be positive, got {timeout_s!r}")
-    if not stall_timeout_s > 0:
-        raise ConfigError(f"stall_timeout_s must be positive, got {stall_timeout_s!r}")
+    if requests is not None:
+        requests = as_int("requests", requests, minimum=1, hint=" (requests per level)")
+    if duration_s is not None:
+        duration_s = as_float("duration_s", duration_s, positive=True)
+    warmup = as_int("warmup", warmup, minimum=0, hint=" (warm-up requests)")
+    seed = as_int("seed", seed)
+    burstiness = as_float("burstiness", burstiness, positive=True, hint=" (1 = Poisson)")
+    if max_concurrency is not None:
+        max_concurrency = as_int("max_concurrency", max_concurrency, minimum=1)
+    if timeout_s is not None:
+        timeout_s = as_float("timeout_s", timeout_s, positive=True)
+    stall_timeout_s = as_float("stall_timeout_s", stall_timeout_s, positive=True)
 
     levels: list[Level] = []
     if rate is not None:
-        rates = [rate] if isinstance(rate, int | float) else list(rate)
-        if not rates or any(isinstance(r, bool) or not isinstance(r, int | float) or not r > 0 for r in rates):
-            raise ConfigError(f"rate must be a positive number of requests/s or a list of them, got {rate!r}")
+        rates = float_list("rate", rate, positive=True, hint=" (requests/s)")
         for r in rates:
             n = requests if requests is not None or duration_s is not None else max(32, math.ceil(10 * r))
-            levels.append(Level("rate", float(r), n, duration_s, max_concurrency, float(burstiness)))
+            levels.append(Level("rate", r, n, duration_s, max_concurrency, burstiness))
     else:
         if max_concurrency is not None:
             raise ConfigError("max_concurrency caps an open-loop run: use it with rate=..., not with concurrency")
-        users = [1] if concurrency is None else ([concurrency] if isinstance(concurrency, int) else list(concurrency))
-        if not users or any(isinstance(c, bool) or not isinstance(c, int) or c <= 0 for c in users):
-            raise ConfigError(f"concurrency must be a positive integer or a list of them, got {concurrency!r}")
+        users = [1] if concurrency is None else int_list("concurrency", concurrency, minimum=1,
+                                                          hint=" (number of users)")
         for c in users:
             n = requests if requests is not None or duration_s is not None else max(32, 4 * c)
             levels.append(Level("concurrency", float(c), n, duration_s))
