@@ -7,6 +7,7 @@ request on the same keep-alive connection.
 
 from __future__ import annotations
 
+import importlib.util
 import socket
 import sys
 from decimal import Decimal
@@ -14,8 +15,15 @@ from pathlib import Path
 
 import dpkt
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-from _pcap_streams import wire_requests
+# Load the benchmark's reader by file path: putting benchmarks/ on sys.path would make its distributed.py shadow
+# the dask `distributed` package in every process spawned later in the session (Dask workers failed to start).
+_spec = importlib.util.spec_from_file_location(
+    "_pcap_streams", Path(__file__).resolve().parents[2] / "benchmarks" / "_pcap_streams.py")
+assert _spec is not None and _spec.loader is not None
+_pcap_streams = importlib.util.module_from_spec(_spec)
+sys.modules["_pcap_streams"] = _pcap_streams
+_spec.loader.exec_module(_pcap_streams)
+wire_requests = _pcap_streams.wire_requests
 
 SERVER = 8080
 CLIENT = 50000
