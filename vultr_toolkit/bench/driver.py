@@ -6,12 +6,13 @@ import asyncio
 import concurrent.futures
 import contextlib
 import datetime as dt
+import inspect
 import multiprocessing
 import os
 import time
 import warnings
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Unpack
 
 from .._errors import ConfigError
 from .._redact import redact_url
@@ -20,6 +21,7 @@ from .._version import __version__
 from .engine import EngineConfig, PrivateRun, fetch_models, run_in_private_loop, run_plan
 from .metrics import normalise_slo
 from .modelcheck import check_model
+from .options import BenchOptions, check_options, signature
 from .result import BenchmarkResult, build_frames
 from .workload import Plan, build_plan
 
@@ -46,42 +48,45 @@ def _resolve(target: Any) -> tuple[EngineConfig, float]:
     return EngineConfig(settings.inference_url, settings.secret("inference_api_key")), settings.timeout_s
 
 
-def _prepare(target: Any, *, model: str, prompts: Sequence[Any] | None, input_tokens: int | None,
-             max_tokens: int, concurrency: int | Sequence[int] | None, rate: float | Sequence[float] | None,
-             burstiness: float, max_concurrency: int | None, requests: int | None, duration_s: float | None,
-             warmup: int, seed: int, workers: int | None, slo: Mapping[str, float] | None, timeout_s: float | None,
-             stall_timeout_s: float | None, label: str | None,
-             tokenizer: Callable[[str], int] | None, cluster: Any = None
-             ) -> tuple[EngineConfig, Plan, dict[str, Any]]:
-    if cluster is not None:
+def _prepare(target: Any, options: Mapping[str, Any]
+             ) -> tuple[EngineConfig, Plan, dict[str, Any], dict[str, Any]]:
+    """Validate every option (ConfigError before any request); the plan, the meta and the filled options."""
+    o = check_options(options)
+    if o["cluster"] is not None:
         from .distributed import check_cluster_arg
 
-        check_cluster_arg(cluster)
-    if workers is not None:
-        workers = as_int("workers", workers, minimum=1, hint=" (worker processes)")
+        check_cluster_arg(o["cluster"])
+    workers = o["workers"] = (None if o["workers"] is None
+                              else as_int("workers", o["workers"], minimum=1, hint=" (worker processes)"))
     try:
-        slo_s = normalise_slo(slo)
+        slo_s = normalise_slo(o["slo"])
     except ValueError as e:
         raise ConfigError(str(e)) from None
     cfg, default_stall = _resolve(target)
-    plan = build_plan(model=model, max_tokens=max_tokens, prompts=prompts, input_tokens=input_tokens,
-                      concurrency=concurrency, rate=rate, burstiness=burstiness, max_concurrency=max_concurrency,
-                      requests=requests, duration_s=duration_s, warmup=warmup, seed=seed, timeout_s=timeout_s,
-                      stall_timeout_s=stall_timeout_s if stall_timeout_s is not None else default_stall,
-                      tokenizer=tokenizer)
+    stall = o["stall_timeout_s"] if o["stall_timeout_s"] is not None else default_stall
+    plan = build_plan(**{k: o[k] for k in _PLAN_KEYS}, stall_timeout_s=stall)
+    prompts = o["prompts"]
     meta = {
-        "model": model, "label": label, "endpoint": redact_url(cfg.url), "mode": plan.levels[0].mode,
+        "model": o["model"], "label": o["label"], "endpoint": redact_url(cfg.url), "mode": plan.levels[0].mode,
         "levels": [lv.level for lv in plan.levels], "max_tokens": plan.max_tokens,
         "input_tokens": plan.input_tokens,
         "prompts": None if prompts is None else len(prompts),
-        "requests": None if requests is None else plan.levels[0].requests,
+        "requests": None if o["requests"] is None else plan.levels[0].requests,
         "duration_s": plan.levels[0].duration_s, "burstiness": plan.levels[0].burstiness,
         "max_concurrency": plan.levels[0].max_concurrency, "warmup": plan.warmup, "seed": plan.seed,
         "workers": workers or 1, "slo": slo_s or None, "timeout_s": plan.timeout_s,
         "stall_timeout_s": plan.stall_timeout_s,
-        "toolkit_version": __version__, "transport": "aiohttp", "tokenizer": tokenizer is not None,
+        "toolkit_version": __version__, "transport": "aiohttp", "tokenizer": o["tokenizer"] is not None,
+        # what the bodies asked for: length distributions, extra_body and sampling, header *names* only
+        "workload": plan.body_meta,
     }
-    return cfg, plan, meta
+    return cfg, plan, meta, o
+
+
+# build_plan's own keywords among the options (the rest belong to the driver: workers, slo, progress, …).
+_PLAN_KEYS = ("model", "max_tokens", "prompts", "input_tokens", "output_tokens", "exact_output_tokens",
+              "concurrency", "rate", "burstiness", "max_concurrency", "requests", "duration_s", "warmup", "seed",
+              "timeout_s", "extra_body", "headers", "temperature", "top_p", "sampling_seed", "stop", "tokenizer")
 
 
 def _total(plan: Plan) -> int | None:
@@ -186,14 +191,7 @@ def _tick(bar: Any, progress: Any, shown: int) -> int:
     return done
 
 
-def run(client_or_settings: Any = None, *, model: str, prompts: Sequence[Any] | None = None,
-        input_tokens: int | None = None, max_tokens: int, concurrency: int | Sequence[int] | None = None,
-        rate: float | Sequence[float] | None = None, burstiness: float = 1.0, max_concurrency: int | None = None,
-        requests: int | None = None, duration_s: float | None = None, warmup: int = 0, seed: int = 0,
-        workers: int | None = None, slo: Mapping[str, float] | None = None, progress: bool = True,
-        timeout_s: float | None = None, stall_timeout_s: float | None = None,
-        label: str | None = None, tokenizer: Callable[[str], int] | None = None,
-        cluster: Any = None) -> BenchmarkResult:
+def run(client_or_settings: Any = None, **options: Unpack[BenchOptions]) -> BenchmarkResult:
     """Benchmark a chat model's streaming latency and throughput; returns a :class:`BenchmarkResult`.
 
     Closed loop: ``concurrency=[1, 8, 32]`` users (one level each). Open loop: ``rate=`` requests/s (a number or
@@ -209,6 +207,23 @@ def run(client_or_settings: Any = None, *, model: str, prompts: Sequence[Any] | 
     server sends no usage (picklable when ``workers > 1``). Bad arguments raise :class:`ConfigError` before
     any request; an unknown model too (checked against ``GET /models``).
 
+    What each request asks for:
+
+    * ``input_tokens=`` / ``output_tokens=``: an int, a distribution (``{"dist": "lognormal", "mean": 512,
+      "sd": 200, "min": 16, "max": 4096}`` or ``"uniform:min=64,max=512"``) or an array of per-request lengths
+      (:mod:`vultr_toolkit.bench.lengths`); seeded by ``seed``. ``output_tokens`` sets each request's
+      ``max_tokens`` (give it or ``max_tokens``, not both). ``.requests`` shows the asked-for lengths
+      (``input_tokens_target``, ``output_tokens_target``) beside what the server reports (``prompt_tokens``,
+      ``output_tokens``), so a shortfall is visible, never assumed away.
+    * ``exact_output_tokens=True`` also sends ``min_tokens`` = ``max_tokens`` and ``ignore_eos: true`` (vLLM's
+      and llama.cpp-compatible extensions) so the server must produce the full length; servers that ignore them
+      may stop early, which ``output_tokens`` then shows.
+    * ``extra_body=`` (a JSON object merged into every body, e.g. ``{"reasoning": {"effort": "low"}}``; it may
+      not set ``model``, ``messages``, ``stream``, ``stream_options`` or ``max_tokens``), ``headers=`` (extra
+      request headers; ``Authorization`` comes from the settings), and sampling: ``temperature``, ``top_p``,
+      ``stop`` and ``sampling_seed`` (sent as the body's ``seed``; ``seed=`` stays the workload's own seed).
+      All are recorded in ``meta["workload"]`` (header names only, never their values).
+
     Works inside a running event loop (Jupyter): the engine runs on its own loop in a worker thread.
 
     Interrupting (Ctrl-C, Jupyter's Interrupt, any KeyboardInterrupt) stops the load at once: in-flight streams
@@ -222,12 +237,8 @@ def run(client_or_settings: Any = None, *, model: str, prompts: Sequence[Any] | 
     ...                    max_tokens=64)  # doctest: +SKIP
     >>> res.summary()  # doctest: +SKIP
     """
-    cfg, plan, meta = _prepare(client_or_settings, model=model, prompts=prompts, input_tokens=input_tokens,
-                               max_tokens=max_tokens, concurrency=concurrency, rate=rate, burstiness=burstiness,
-                               max_concurrency=max_concurrency, requests=requests, duration_s=duration_s,
-                               warmup=warmup, seed=seed, workers=workers, slo=slo, timeout_s=timeout_s,
-                               stall_timeout_s=stall_timeout_s, label=label, tokenizer=tokenizer,
-                               cluster=cluster)
+    cfg, plan, meta, opts = _prepare(client_or_settings, options)
+    workers, cluster, progress = opts["workers"], opts["cluster"], opts["progress"]
     started = dt.datetime.now(dt.UTC)
     counters = _progress_array(1 if cluster is not None else workers or 1)
     bar = _bar(_total(plan), progress)
@@ -251,26 +262,15 @@ def run(client_or_settings: Any = None, *, model: str, prompts: Sequence[Any] | 
     return _result(out, meta, started)
 
 
-async def arun(client_or_settings: Any = None, *, model: str, prompts: Sequence[Any] | None = None,
-               input_tokens: int | None = None, max_tokens: int, concurrency: int | Sequence[int] | None = None,
-               rate: float | Sequence[float] | None = None, burstiness: float = 1.0,
-               max_concurrency: int | None = None, requests: int | None = None, duration_s: float | None = None,
-               warmup: int = 0, seed: int = 0, workers: int | None = None,
-               slo: Mapping[str, float] | None = None, progress: bool = True, timeout_s: float | None = None,
-               stall_timeout_s: float | None = None, label: str | None = None,
-               tokenizer: Callable[[str], int] | None = None, cluster: Any = None) -> BenchmarkResult:
+async def arun(client_or_settings: Any = None, **options: Unpack[BenchOptions]) -> BenchmarkResult:
     """Async :func:`run` (same arguments). The engine still runs on its own loop, so the caller's loop stays
     responsive and adds no latency to the measurement.
 
     >>> res = await vt.bench.arun(client, model="qwen3.8-27b", rate=[2, 4], duration_s=10,
     ...                           max_tokens=64)  # doctest: +SKIP
     """
-    cfg, plan, meta = _prepare(client_or_settings, model=model, prompts=prompts, input_tokens=input_tokens,
-                               max_tokens=max_tokens, concurrency=concurrency, rate=rate, burstiness=burstiness,
-                               max_concurrency=max_concurrency, requests=requests, duration_s=duration_s,
-                               warmup=warmup, seed=seed, workers=workers, slo=slo, timeout_s=timeout_s,
-                               stall_timeout_s=stall_timeout_s, label=label, tokenizer=tokenizer,
-                               cluster=cluster)
+    cfg, plan, meta, opts = _prepare(client_or_settings, options)
+    workers, cluster, progress = opts["workers"], opts["cluster"], opts["progress"]
     started = dt.datetime.now(dt.UTC)
     counters = _progress_array(1 if cluster is not None else workers or 1)
     bar = _bar(_total(plan), progress)
@@ -292,3 +292,9 @@ async def arun(client_or_settings: Any = None, *, model: str, prompts: Sequence[
         if bar is not None:
             bar.close()
     return _result(out, meta, started)
+
+
+# One list of options (BenchOptions) for both; a real signature so Jupyter's `run?` and completion list them.
+run.__signature__ = signature(inspect.Parameter("client_or_settings",  # type: ignore[attr-defined]
+                                                inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None))
+arun.__signature__ = run.__signature__  # type: ignore[attr-defined]

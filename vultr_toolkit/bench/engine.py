@@ -256,7 +256,7 @@ async def _closed_loop(session: aiohttp.ClientSession, cfg: EngineConfig, plan: 
                        phase: str, progress: Any, slot: int) -> list[Raw]:
     recs: list[Raw] = []
     url = cfg.url + "/chat/completions"
-    headers = cfg.headers()
+    headers = {**cfg.headers(), **dict(plan.headers)}
     counter = [0]
 
     async def user() -> None:
@@ -284,7 +284,7 @@ async def _open_loop(session: aiohttp.ClientSession, cfg: EngineConfig, plan: Pl
                      slot: int) -> list[Raw]:
     recs: list[Raw] = []
     url = cfg.url + "/chat/completions"
-    headers = cfg.headers()
+    headers = {**cfg.headers(), **dict(plan.headers)}
     sem = asyncio.Semaphore(max_concurrency) if max_concurrency else None
     tasks = []
 
@@ -313,13 +313,15 @@ async def _sleep_until(due_ns: int) -> None:
         await asyncio.sleep(delay / 1e9)
 
 
-def _finish(recs: list[Raw], level_index: int, worker: int, tokenizer: Callable[[str], int] | None = None,
-            max_tokens: int | None = None) -> tuple[list[dict[str, Any]], list[dict[str, list[Any]]]]:
+def _finish(recs: list[Raw], level_index: int, worker: int, plan: Plan
+            ) -> tuple[list[dict[str, Any]], list[dict[str, list[Any]]]]:
     """Parse raw records into request rows + chunk columns (after the level, off the hot path)."""
     rows, chunk_cols = [], []
     for rec in recs:
-        row, chunks = analyse_request(rec, tokenizer=tokenizer, max_tokens=max_tokens)
+        in_target, out_target = plan.targets(rec["rid"])
+        row, chunks = analyse_request(rec, tokenizer=plan.tokenizer, max_tokens=out_target)
         row.update(request_id=rec["rid"], level_index=level_index, phase=rec["phase"], worker=worker,
+                   input_tokens_target=in_target, output_tokens_target=out_target,
                    scheduled_ns=rec["scheduled_ns"], woke_ns=rec["woke_ns"], sent_ns=rec["sent_ns"],
                    end_ns=rec["end_ns"])
         rows.append(row)
@@ -355,7 +357,7 @@ async def _level_task(session: aiohttp.ClientSession, cfg: EngineConfig, plan: P
         recs = await _open_loop(session, cfg, plan, [offsets_ns[i] for i in mine], [first_rid + i for i in mine],
                                 cap, start_ns, progress, slot)
     cpu = (time.thread_time() if workers == 1 else time.process_time()) - cpu0
-    rows, chunks = _finish(recs, level_index, worker, plan.tokenizer, plan.max_tokens)
+    rows, chunks = _finish(recs, level_index, worker, plan)
     return rows, chunks, cpu
 
 

@@ -47,8 +47,10 @@ REQUEST_COLUMNS: dict[str, Any] = {
     "ttft_s": "Float64",
     "ttfc_s": "Float64",
     "e2e_s": "Float64",
-    "output_tokens": "Int64",
+    "input_tokens_target": "Int64",   # what the plan asked for (NA for user prompts); prompt_tokens: usage
     "prompt_tokens": "Int64",
+    "output_tokens_target": "Int64",  # the request's max_tokens; output_tokens: what came back
+    "output_tokens": "Int64",
     "tokens_source": pd.CategoricalDtype(["usage", "chunks", "tokenizer"]),
     "chunks": "Int64",
     "tpot_s": "Float64",
