@@ -433,7 +433,8 @@ def _date_axis(ax: Axes) -> None:
 def plot_health_timeline(history: pd.DataFrame, *, ax: Axes | None = None, overall: bool = True,
                          label: str | None = None, color: Any = None, **kw: Any) -> Axes:
     """Status over time, one row per target (green up, orange degraded, red down, grey maintenance), with
-    incidents (:func:`vultr_toolkit.health.incidents`) shaded across their row.
+    incidents (:func:`vultr_toolkit.health.incidents`: real services, so one outage is one incident in the title
+    although the ``overall`` row turns red with it) shaded across their row.
 
     Each sample colours the time until the target's next sample (the last one: the median probe interval).
     ``overall=False`` leaves out the monitor's ``overall`` row. The status colours carry meaning and stay;
@@ -475,7 +476,12 @@ def plot_health_timeline(history: pd.DataFrame, *, ax: Axes | None = None, overa
                 ax.broken_barh(spans, (row[lbl] - 0.35, 0.7), **{"facecolor": _STATUS_COLORS[st], **series.kw})
     inc = incidents(h) if len(h) else incidents(history.iloc[0:0])
     if len(inc):
-        inc_labels = _target_labels(inc)
+        # The row names of the plotted samples (labels of the incidents alone could differ: a service with two
+        # targets of which one went down would lose its "service: target" form).
+        rows = pd.DataFrame({"service": h["service"].astype(str).to_numpy(), "target": h["target"].astype(str)
+                             .to_numpy(), "label": labels.to_numpy()}).drop_duplicates(["service", "target"])
+        names = {(s, t): lbl for s, t, lbl in rows.itertuples(index=False, name=None)}
+        inc_labels = [names.get((str(s), str(t)), "") for s, t in zip(inc["service"], inc["target"], strict=True)]
         last = x.max() if len(x) else 0.0
         for (_, r), lbl in zip(inc.iterrows(), inc_labels, strict=True):
             if lbl not in row:

@@ -58,7 +58,9 @@ def test_frame_source_services_targets_window_overall(history: pd.DataFrame) -> 
     c = dash.controls
     assert set(c["services"].options) == {"api", "inference"}
     assert len(dash.frame) == len(history)
-    assert len(dash.incidents) == 4  # api and overall, in both copies
+    assert len(dash.incidents) == 2  # the api outage, in both copies (the overall row is not a service)
+    assert set(dash.incidents["service"].astype(str)) == {"api"}
+    assert "2 incident(s)" in dash.status.value and "Incidents (2)" in dash.table.value
     png = dash.chart.value
 
     c["services"].value = ("inference",)
