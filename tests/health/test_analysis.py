@@ -114,3 +114,17 @@ def test_details_frame_extracts_numeric_metrics() -> None:
     assert cpu["value"].tolist() == [12.5, 80.0]
     empty = health.details_frame(hist.iloc[1:2])
     assert empty.empty and str(empty["checked_at"].dtype) == "datetime64[us, UTC]"
+
+
+def test_the_overall_row_does_not_double_an_outage() -> None:
+    """One target down once, mirrored by the monitor's overall row: 1 incident; summarize keeps the overall
+    row's own count on that row."""
+    recs: list[dict[str, object]] = [
+        {"checked_at": T0 + pd.Timedelta(seconds=sec), "service": svc, "target": svc, "status": st,
+         "latency_ms": 1.0, "error_kind": None, "message": None, "details": {}}
+        for sec, st in ((0, "up"), (10, "down"), (20, "down"), (30, "up")) for svc in ("api", "overall")]
+    hist = samples_frame(recs)
+    assert incidents(hist)["service"].astype(str).tolist() == ["api"]
+    assert sorted(incidents(hist, overall=True)["service"].astype(str)) == ["api", "overall"]
+    s = summarize(hist).set_index("service")
+    assert s.loc["api", "incidents"] == 1 and s.loc["overall", "incidents"] == 1

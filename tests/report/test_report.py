@@ -107,6 +107,27 @@ def test_incidents_show_up_in_the_health_section(run_data: RunData) -> None:
     assert [t.caption for t in sec.tables][-1].startswith("Incidents")
 
 
+def test_one_outage_of_one_service_is_one_incident(run_data: RunData) -> None:
+    """A real monitor sees /v2/account fail for a few ticks: the api is down once, and so is the synthetic
+    overall row, which must not count as a second incident in the fact card or the table."""
+    sb = run_data.sandbox
+    with vt.HealthMonitor(sb.settings(), retries_before_down=0) as mon:
+        mon.run(interval_s=0.05, count=2, progress=False)
+        sb.set_faults("/v2/account*", p503=1.0, retry_after_s=None)
+        try:
+            mon.run(interval_s=0.05, count=3, progress=False)
+        finally:
+            sb.clear_faults()
+        mon.run(interval_s=0.05, count=2, progress=False)
+        hist = mon.samples()
+    down = hist[hist["status"].astype(str) == "down"]
+    assert set(down["service"].astype(str)) == {"api", "overall"}  # the outage shows on both rows
+    sec = vt.report.build(health=hist).sections[0]
+    assert dict(sec.facts)["incidents"] == "1"
+    table = next(t for t in sec.tables if t.caption.startswith("Incidents"))
+    assert table.frame["service"].astype(str).tolist() == ["api"]
+
+
 def test_two_benchmarks_are_compared(run_data: RunData) -> None:
     rep = vt.report.build(benchmark=[run_data.bench, run_data.bench])
     sec = rep.sections[0]

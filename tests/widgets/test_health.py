@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 
@@ -57,7 +58,9 @@ def test_frame_source_services_targets_window_overall(history: pd.DataFrame) -> 
     c = dash.controls
     assert set(c["services"].options) == {"api", "inference"}
     assert len(dash.frame) == len(history)
-    assert len(dash.incidents) == 4  # api and overall, in both copies
+    assert len(dash.incidents) == 2  # the api outage, in both copies (the overall row is not a service)
+    assert set(dash.incidents["service"].astype(str)) == {"api"}
+    assert "2 incident(s)" in dash.status.value and "Incidents (2)" in dash.table.value
     png = dash.chart.value
 
     c["services"].value = ("inference",)
@@ -93,21 +96,62 @@ def test_refresh_button_reloads_a_monitor(monitor: vt.HealthMonitor) -> None:
     assert len(dash.history) == n + 2 * 3  # two ticks of api, inference and overall
 
 
+def _live_threads() -> int:
+    return sum(1 for t in threading.enumerate() if t.name == "vtk-health-dashboard")
+
+
+def _box_changes(dash: HealthDashboard) -> list[bool]:
+    """Every value the "live refresh" checkbox takes from now on (a feedback loop would show as extra flips)."""
+    seen: list[bool] = []
+    dash.controls["live"].observe(lambda change: seen.append(change["new"]), names="value")
+    return seen
+
+
 def test_live_refresh_follows_a_background_monitor_and_stops_with_it(monitor: vt.HealthMonitor) -> None:
     dash = HealthDashboard(monitor, interval_s=0.2)
     n = len(dash.history)
+    flips = _box_changes(dash)
+    before = _live_threads()
     monitor.run(interval_s=0.1, background=True)
     try:
-        dash.controls["live"].value = True
-        assert dash.live
+        dash.start_live()
+        assert dash.live and dash.controls["live"].value is True  # start_live() ticks the box ...
+        assert dash.status.value.endswith(" · live")                # ... and the footer says so at once
+        dash.start_live()                                           # idempotent: still one thread
+        assert _live_threads() == before + 1
         assert _wait(lambda: dash.refreshes >= 2 and len(dash.history) > n)
-        assert "live" in dash.status.value or not dash.live
+        assert dash.status.value.endswith(" · live")                # reloads keep saying it while live
     finally:
         final = monitor.stop()
     assert len(final) > 0
     assert _wait(lambda: not dash.live)  # the dashboard notices the monitor stopped
+    assert _wait(lambda: _live_threads() == before)
     assert dash.controls["live"].value is False
+    assert "samples" in dash.status.value and "live" not in dash.status.value  # the footer no longer says live
     assert len(dash.history) == len(monitor.samples())  # one last reload caught the final samples
+    assert flips == [True, False]  # ticked once by start_live, unticked once when it ended: no loop
+
+
+def test_stop_live_unticks_the_box_and_the_footer(monitor: vt.HealthMonitor) -> None:
+    dash = HealthDashboard(monitor, interval_s=0.2)
+    flips = _box_changes(dash)
+    before = _live_threads()
+    monitor.run(interval_s=0.1, background=True)
+    try:
+        dash.start_live()
+        assert dash.controls["live"].value is True and dash.status.value.endswith(" · live")
+        assert _wait(lambda: dash.refreshes >= 1)
+        dash.stop_live()
+        assert not dash.live and dash.controls["live"].value is False
+        assert "samples" in dash.status.value and "live" not in dash.status.value
+        assert _live_threads() == before
+        dash.controls["live"].value = True  # the box starts it again, and the API sees it
+        assert dash.live and dash.status.value.endswith(" · live") and _live_threads() == before + 1
+        dash.controls["live"].value = False
+        assert not dash.live and "live" not in dash.status.value and _live_threads() == before
+    finally:
+        monitor.stop()
+    assert flips == [True, False, True, False]
 
 
 def test_live_checkbox_off_stops_the_thread(monitor: vt.HealthMonitor) -> None:

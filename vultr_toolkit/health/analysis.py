@@ -8,6 +8,9 @@ Definitions (Uptime Kuma's, research §3):
 * an **incident** is a maximal run of consecutive ``down`` samples of one target (maintenance samples are skipped,
   so a window in the middle of an outage does not split it). It starts at its first down sample and ends at the
   first sample after it that is not down; an incident still down at the end of the history is ``ongoing``.
+  The monitor's synthetic ``overall`` row is down whenever a target is, so it is not a service of its own:
+  :func:`incidents` leaves it out by default (one outage of one service = 1 incident; two services down at
+  once = 2). :func:`summarize` still reports the ``overall`` row's own incidents on that row.
 * **mttr_s** = the mean duration of the resolved incidents that started in the group.
 """
 
@@ -84,15 +87,21 @@ def _incident_arrays(h: pd.DataFrame) -> dict[str, np.ndarray]:
             "start_ts": ts_s[starts], "end_ts": end_ts}
 
 
-def incidents(history: pd.DataFrame) -> pd.DataFrame:
+def incidents(history: pd.DataFrame, *, overall: bool = False) -> pd.DataFrame:
     """One row per contiguous down period of a target: start_at, end_at (NaT while ongoing), duration_s, samples,
     ongoing, and the first error (error_kind, message).
+
+    Real services only: the ``overall`` row mirrors their outages and would count each one twice;
+    ``overall=True`` lists its down periods too.
 
     >>> df = vt.store.HistoryStore().health_history(since="7d")   # doctest: +SKIP
     >>> vt.health.incidents(df).sort_values("duration_s").tail()    # doctest: +SKIP
     """
     h = _typed(history)
-    h = h[h["status"] != "maintenance"]
+    keep = h["status"] != "maintenance"
+    if not overall:
+        keep &= h["service"] != "overall"
+    h = h[keep]
     if h.empty:
         return _empty(INCIDENT_DTYPES)
     a = _incident_arrays(h)
@@ -148,7 +157,7 @@ def summarize(history: pd.DataFrame, freq: str | None = None) -> pd.DataFrame:
     out["uptime_pct"] = np.where(out["counted"] > 0, 100.0 * out["avail"] / out["counted"].where(
         out["counted"] > 0, 1), np.nan)
     out = out.rename(columns={0.5: "latency_p50_ms", 0.95: "latency_p95_ms", 0.99: "latency_p99_ms"})
-    inc = incidents(h)
+    inc = incidents(h, overall=True)  # each row its own incidents, the overall row's included
     if freq:
         inc["bucket_at"] = inc["start_at"].dt.floor(freq)
     if len(inc):

@@ -10,7 +10,10 @@ Example::
     mon = vt.HealthMonitor(sb.settings()).run(interval_s=1, background=True)
     dash = vt.widgets.HealthDashboard(mon)
     dash                                   # in Jupyter
-    dash.controls["live"].value = True     # follow the monitor
+    dash.start_live()                      # follow the monitor (the same as ticking "live refresh")
+
+The "live refresh" checkbox and the footer's "· live" always tell the real state: :meth:`start_live` ticks the
+box, :meth:`stop_live` (or the followed monitor stopping) unticks it, and ticking/unticking it starts/stops.
 """
 
 from __future__ import annotations
@@ -123,6 +126,9 @@ class HealthDashboard(Dashboard):
         self._live_stop = threading.Event()
         self._live_thread: threading.Thread | None = None
         self._lock = threading.RLock()
+        # Guards swapping the live thread only; never held while joining it (its reload takes self._lock).
+        self._live_lock = threading.Lock()
+        self._footer = ""
         self.controls: dict[str, Any] = {
             "services": w.SelectMultiple(description="services", rows=5),
             "targets": w.SelectMultiple(description="targets", rows=5),
@@ -198,13 +204,19 @@ class HealthDashboard(Dashboard):
                 parts += [f"<h4>Incidents ({len(self.incidents)})</h4>", frame_html(self.incidents, height_px=220)]
             self.table.value = "".join(parts)
             if not len(self.frame):
-                self.status.value = message_html("no samples in this selection")
+                self._show_footer(message_html("no samples in this selection"))
                 return
             down = int((self.frame["status"].astype(str) == "down").sum())
             last = self.frame["checked_at"].max()
-            self.status.value = (f"<b>{len(self.frame):,}</b> samples · {down:,} down · {len(self.incidents)} "
-                                 f"incident(s) · newest {html.escape(last.isoformat(timespec='seconds'))}"
-                                 f"{' · live' if self.live else ''}")
+            self._show_footer(f"<b>{len(self.frame):,}</b> samples · {down:,} down · {len(self.incidents)} "
+                              f"incident(s) · newest {html.escape(last.isoformat(timespec='seconds'))}")
+
+    def _show_footer(self, text: str | None = None) -> None:
+        """Footer = ``text`` (default: the last one) plus " · live" exactly while live refresh runs."""
+        with self._lock:
+            if text is not None:
+                self._footer = text
+            self.status.value = f"{self._footer}{' · live' if self.live else ''}"
 
     # --- events -----------------------------------------------------------------------------------------------
     def _on_change(self, change: Any = None) -> None:
@@ -216,48 +228,72 @@ class HealthDashboard(Dashboard):
         self.reload()
 
     def _on_live(self, change: Any) -> None:
-        if change["new"]:
+        # Act only when the box disagrees with the real state: start_live/stop_live tick/untick it themselves,
+        # and that must not start or stop anything again.
+        if change["new"] and not self.live:
             self.start_live()
-        else:
+        elif not change["new"] and self.live:
             self.stop_live()
 
     # --- live refresh -----------------------------------------------------------------------------------------
     @property
     def live(self) -> bool:
-        """True while the live-refresh thread runs."""
-        return self._live_thread is not None and self._live_thread.is_alive()
+        """True while live refresh runs (its thread is alive and has not been told to stop)."""
+        thread = self._live_thread
+        return thread is not None and thread.is_alive() and not self._live_stop.is_set()
 
     def start_live(self, interval_s: float | None = None) -> None:
         """Reload every ``interval_s`` (default: the control's value) in a daemon thread until :meth:`stop_live`,
-        or until the monitor being followed stops (one last reload catches its final samples)."""
+        or until the monitor being followed stops (one last reload catches its final samples). Ticks the
+        "live refresh" box and marks the footer "· live".
+
+        >>> dash.start_live(interval_s=1.0); dash.controls["live"].value   # doctest: +SKIP
+        True
+        """
         if interval_s is not None:
             self.controls["interval_s"].value = interval_s
-        if self.live:
-            return
-        self._live_stop.clear()
-        self._live_thread = threading.Thread(target=self._live_loop, name="vtk-health-dashboard", daemon=True)
-        self._live_thread.start()
+        with self._live_lock:
+            if not self.live:
+                # A fresh event per thread: a thread still finishing never sees (or clears) the next one's.
+                stop = threading.Event()
+                thread = threading.Thread(target=self._live_loop, args=(stop,), name="vtk-health-dashboard",
+                                          daemon=True)
+                self._live_stop, self._live_thread = stop, thread
+                thread.start()
+        self._show_live()
 
     def stop_live(self) -> None:
-        """Stop live refresh (waits for a reload in progress)."""
-        self._live_stop.set()
-        thread, self._live_thread = self._live_thread, None
+        """Stop live refresh (waits for a reload in progress); unticks the box and drops "· live"."""
+        with self._live_lock:
+            self._live_stop.set()
+            thread, self._live_thread = self._live_thread, None
         if thread is not None and thread is not threading.current_thread():
             thread.join()
-        if self.controls["live"].value:
-            self.controls["live"].value = False
+        self._show_live()
 
-    def _live_loop(self) -> None:
-        while not self._live_stop.wait(float(self.controls["interval_s"].value)):
+    def _show_live(self) -> None:
+        """Make the checkbox and the footer say whether live refresh runs (the box's observer then sees no
+        disagreement, so setting it here starts or stops nothing)."""
+        live = self.live
+        if self.controls["live"].value != live:
+            self.controls["live"].value = live
+        self._show_footer()
+
+    def _live_loop(self, stop: threading.Event) -> None:
+        while not stop.wait(float(self.controls["interval_s"].value)):
             # Read "stopped" *before* reloading: a reload that starts after the monitor stopped sees its final
             # samples, whereas one that started while it ran may miss the last tick.
             finished = getattr(self.source, "running", True) is False
             try:
                 self.reload()
             except Exception as e:  # keep the dashboard alive; show what went wrong
-                self.status.value = message_html(f"refresh failed: {type(e).__name__}: {e}", error=True)
+                self._show_footer(message_html(f"refresh failed: {type(e).__name__}: {e}", error=True))
             if finished:
                 break
-        self._live_stop.set()
-        if self.controls["live"].value:
-            self.controls["live"].value = False  # the checkbox tells the truth once the thread is gone
+        with self._live_lock:
+            stop.set()
+            current = self._live_thread is threading.current_thread()
+            if current:
+                self._live_thread = None
+        if current:  # a stop_live() or a newer thread has already said what is true otherwise
+            self._show_live()
