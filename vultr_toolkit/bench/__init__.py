@@ -13,6 +13,7 @@ Metric definitions: :mod:`vultr_toolkit.bench.metrics`. Engine design: :mod:`vul
 from __future__ import annotations
 
 from .driver import arun, run
+from .errors import LostWorker, WorkerLostError
 from .result import BenchmarkResult, compare
 
-__all__ = ["BenchmarkResult", "arun", "compare", "run"]
+__all__ = ["BenchmarkResult", "LostWorker", "WorkerLostError", "arun", "compare", "run"]

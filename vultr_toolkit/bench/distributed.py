@@ -40,6 +40,8 @@ import concurrent.futures
 import contextlib
 import dataclasses
 import gc
+import os
+import re
 import threading
 import time
 import uuid
@@ -60,6 +62,7 @@ from .engine import (
     merge_shards,
     new_loop,
 )
+from .errors import LostWorker, WorkerLostError
 from .workload import Level, Plan
 
 __all__ = [
@@ -325,6 +328,8 @@ def estimate_offsets(client: Any, addrs: Sequence[str], *, rounds: int = DEFAULT
 def run_plan_on_cluster(cfg: EngineConfig, plan: Plan, cluster: Any, *, workers: int | None = None,
                         progress: Any = None, rounds: int = DEFAULT_ROUNDS,
                         start_delay_s: float = DEFAULT_START_DELAY_S, clock_skew_ns: Sequence[int] | None = None,
+                        into: tuple[list[dict[str, Any]], list[dict[str, list[Any]]], list[dict[str, Any]]]
+                        | None = None, cluster_info: dict[str, Any] | None = None,
                         ) -> tuple[list[dict[str, Any]], list[dict[str, list[Any]]], list[dict[str, Any]],
                                    dict[str, Any]]:
     """Run every level of ``plan`` on a Dask cluster (blocking); engine output on the client's clock + cluster info.
@@ -332,6 +337,10 @@ def run_plan_on_cluster(cfg: EngineConfig, plan: Plan, cluster: Any, *, workers:
     The same ``(rows, chunks, levels)`` as :func:`~vultr_toolkit.bench.engine.run_plan`, plus a JSON-safe dict
     for ``res.meta["cluster"]``: scheduler, worker addresses (index = ``.requests["worker"]``), and per level the
     clock offsets and round trips in ms. ``progress[0]`` (when given) counts finished requests.
+
+    ``into`` = caller-owned ``(rows, chunks, levels)`` lists appended to as each level completes, and
+    ``cluster_info`` a caller-owned dict filled as the run goes: when a worker dies (:class:`WorkerLostError`,
+    naming it, its pid and signal when its nanny reports one, and the level) they still hold every finished level.
     """
     with _connect(cluster) as client:
         addrs = pick_workers(client, workers)
@@ -340,16 +349,18 @@ def run_plan_on_cluster(cfg: EngineConfig, plan: Plan, cluster: Any, *, workers:
             raise ValueError(f"clock_skew_ns needs one value per worker ({n})")
         skews = [int(s) for s in clock_skew_ns] if clock_skew_ns is not None else [0] * n
         token = uuid.uuid4().hex[:12]
-        info: dict[str, Any] = {"scheduler": str(client.scheduler.address), "workers": addrs,
-                                "clock_offset_ms": [], "clock_rtt_ms": []}
+        info = cluster_info if cluster_info is not None else {}
+        info.update({"scheduler": str(client.scheduler.address), "workers": addrs,
+                     "clock_offset_ms": [], "clock_rtt_ms": []})
         rng = np.random.default_rng((plan.seed, 7))  # the engine's schedule stream: same seed, same send times
-        rows: list[dict[str, Any]] = []
-        chunks: list[dict[str, list[Any]]] = []
-        level_rows: list[dict[str, Any]] = []
+        rows, chunks, level_rows = into if into is not None else ([], [], [])
         next_rid = 0
+        shards = _Shards(client, addrs)
         try:
-            with _explain_worker_loss(client, addrs):
+            with _explain_worker_loss(shards):
+                shards.record_pids()
                 for index, level in [(-1, plan.levels[0])] * bool(plan.warmup) + list(enumerate(plan.levels)):
+                    shards.level_index = index
                     offsets = _level_offsets(level, rng) if index >= 0 else []
                     warm = plan.warmup if index < 0 else 0
                     # Re-measured every level: clocks of different machines drift apart by ppm over a long run.
@@ -360,7 +371,7 @@ def run_plan_on_cluster(cfg: EngineConfig, plan: Plan, cluster: Any, *, workers:
                                           workers=[addr], allow_other_workers=False, pure=False,
                                           key=f"vtk-bench-{token}-L{index}-W{w}")
                             for w, addr in enumerate(addrs)]
-                    _wait(client, futs, addrs, token, progress)
+                    _wait(shards, futs, token, progress)
                     outs = client.gather(futs)
                     for w, (r, c, _) in enumerate(outs):
                         shift_records(r, c, -clocks[w].offset_ns)   # onto the client's clock before merging
@@ -385,21 +396,64 @@ def run_plan_on_cluster(cfg: EngineConfig, plan: Plan, cluster: Any, *, workers:
         return rows, chunks, level_rows, info
 
 
-class WorkerLostError(RuntimeError):
-    """A Dask worker running a shard left the cluster: its records are lost, so the run fails."""
-
-    def __init__(self, gone: Sequence[str]) -> None:
-        super().__init__(f"Dask worker(s) {list(gone)} left the cluster during the benchmark; their shard's records "
-                         "are lost. Rerun on a stable cluster (or with fewer workers=)")
+# A nanny logs how its worker process ended (distributed.nanny: "Worker process 123 was killed by signal 9").
+_DEATH_LINE = re.compile(r"Worker process (\d+) (?:was killed by signal (\d+)|exited with status (\d+))")
 
 
-def _gone(client: Any, addrs: Sequence[str]) -> list[str]:
-    alive = client.scheduler_info().get("workers", {})
-    return [a for a in addrs if a not in alive]
+class _Shards:
+    """The workers running shards, as they were when the run started (pids, nannies), and the level running now
+    (-1: the warm-up): what a :class:`WorkerLostError` needs to name a dead worker and how it died."""
+
+    def __init__(self, client: Any, addrs: Sequence[str]) -> None:
+        self.client = client
+        self.addrs = list(addrs)
+        self.level_index = 0
+        self.pids: dict[str, int] = {}
+        known = client.scheduler_info().get("workers", {})
+        self.nannies: dict[str, str | None] = {a: known.get(a, {}).get("nanny") for a in self.addrs}
+
+    def record_pids(self) -> None:
+        with contextlib.suppress(Exception):  # a diagnosis only: a worker that cannot say is named by address
+            self.pids = {a: int(p) for a, p in self.client.run(os.getpid, workers=self.addrs).items()}
+
+    def gone(self) -> list[str]:
+        alive = self.client.scheduler_info().get("workers", {})
+        return [a for a in self.addrs if a not in alive]
+
+    def _death(self, addr: str, wait_s: float = 2.0) -> tuple[int | None, int | None]:
+        """``(signal, exit_code)`` from the worker's nanny log (it restarts the process and keeps the log);
+        ``(None, None)`` without a nanny, when the nanny went too, or when it has not logged within ``wait_s``."""
+        nanny, pid = self.nannies.get(addr), self.pids.get(addr)
+        if not nanny or pid is None:
+            return None, None
+        client = self.client
+
+        async def logs() -> Any:
+            return await asyncio.wait_for(client.rpc(nanny).get_logs(n=200), timeout=wait_s)
+
+        deadline = time.monotonic() + wait_s
+        while True:
+            lines: Any = []
+            with contextlib.suppress(Exception):  # the nanny's machine may be gone too: cause unknown then
+                lines = client.sync(logs)
+            for _level, text in lines:
+                m = _DEATH_LINE.search(str(text))
+                if m and int(m.group(1)) == pid:
+                    return (int(m.group(2)), None) if m.group(2) else (None, int(m.group(3)))
+            if not lines or time.monotonic() >= deadline:
+                return None, None
+            time.sleep(0.1)
+
+    def lost(self, gone: Sequence[str]) -> WorkerLostError:
+        workers = []
+        for a in gone:
+            sig, code = self._death(a)
+            workers.append(LostWorker(address=a, pid=self.pids.get(a), signal=sig, exit_code=code))
+        return WorkerLostError(workers, level_index=self.level_index, what="Dask worker")
 
 
 @contextlib.contextmanager
-def _explain_worker_loss(client: Any, addrs: Sequence[str], settle_s: float = 5.0) -> Iterator[None]:
+def _explain_worker_loss(shards: _Shards, settle_s: float = 5.0) -> Iterator[None]:
     """Turn a comm error caused by a dead worker (e.g. during the clock exchange) into :class:`WorkerLostError`.
 
     The scheduler needs a moment to notice a killed worker, so wait up to ``settle_s`` for it before deciding
@@ -413,32 +467,32 @@ def _explain_worker_loss(client: Any, addrs: Sequence[str], settle_s: float = 5.
         while True:
             gone: list[str] = []
             with contextlib.suppress(Exception):  # the scheduler itself may be unreachable: then exc stands
-                gone = _gone(client, addrs)
+                gone = shards.gone()
             if gone:
-                raise WorkerLostError(gone) from exc
+                raise shards.lost(gone) from exc
             if time.monotonic() >= deadline:
                 raise
             time.sleep(0.1)
 
 
-def _wait(client: Any, futs: Sequence[Any], addrs: Sequence[str], token: str, progress: Any,
-          poll_s: float = 1.0) -> None:
+def _wait(shards: _Shards, futs: Sequence[Any], token: str, progress: Any, poll_s: float = 1.0) -> None:
     """Wait for a level's shard tasks, polling the workers' request counters for the progress bar.
 
     A task pinned to a worker that left the cluster would wait forever for it: fail instead, naming the worker.
     """
+    client = shards.client
     last_poll = time.monotonic()
     while not all(f.done() for f in futs):
         time.sleep(0.05)
         if time.monotonic() - last_poll < poll_s:
             continue
         last_poll = time.monotonic()
-        if gone := _gone(client, addrs):
+        if gone := shards.gone():
             client.cancel(list(futs))
-            raise WorkerLostError(gone)
+            raise shards.lost(gone)
         if progress is not None:
             with contextlib.suppress(Exception):  # progress is cosmetic; a failed poll must not fail the run
-                counts: Mapping[str, int] = client.run(_shard_progress, token, workers=list(addrs))
+                counts: Mapping[str, int] = client.run(_shard_progress, token, workers=shards.addrs)
                 progress[0] = int(sum(counts.values()))
 
 

@@ -19,6 +19,7 @@ from .._redact import redact_url
 from .._validate import as_int
 from .._version import __version__
 from .engine import EngineConfig, PrivateRun, fetch_models, run_in_private_loop, run_plan
+from .errors import WorkerLostError
 from .metrics import normalise_slo
 from .modelcheck import check_model
 from .options import BenchOptions, check_options, signature
@@ -114,27 +115,30 @@ async def _main(cfg: EngineConfig, plan: Plan, workers: int | None, progress: An
         loop_name = "asyncio"
     wall, mono = time.time_ns(), time.monotonic_ns()
     state.update(pricing=pricing, wall_ns=wall, mono_ns=mono, loop=loop_name, models_checked=docs is not None)
-    cluster_info = None
+    # Both runners append each level to these lists as it completes, so a lost worker or an interrupt leaves
+    # exactly the finished levels here (see _lost / _interrupted).
+    into = (state["rows"], state["chunks"], state["levels"])
     if cluster is not None:  # one shard per Dask worker, stamps moved onto this clock (see .distributed)
         from .distributed import arun_plan
 
-        rows, chunks, levels, cluster_info = await arun_plan(cfg, plan, cluster, workers=workers, progress=progress)
+        state["cluster"] = {}
+        await arun_plan(cfg, plan, cluster, workers=workers, progress=progress, into=into,
+                        cluster_info=state["cluster"])
     else:
-        rows, chunks, levels = await run_plan(cfg, plan, workers=workers or 1, progress=progress,
-                                              into=(state["rows"], state["chunks"], state["levels"]))
-    state.update(rows=rows, chunks=chunks, levels=levels, cluster=cluster_info)
+        await run_plan(cfg, plan, workers=workers or 1, progress=progress, into=into)
     return state
 
 
 def _result(out: dict[str, Any], meta: dict[str, Any], started: dt.datetime,
-            interrupted: bool = False) -> BenchmarkResult:
+            interrupted: bool = False, failure: dict[str, Any] | None = None) -> BenchmarkResult:
     requests, chunks, levels = build_frames(out["rows"], out["chunks"], out["levels"], wall_ns=out["wall_ns"],
                                             mono_ns=out["mono_ns"])
-    meta = {**meta, "interrupted": interrupted, "pricing": out["pricing"] or None, "loop": out["loop"],
+    meta = {**meta, "interrupted": interrupted, **({"failure": failure} if failure is not None else {}),
+            "pricing": out["pricing"] or None, "loop": out["loop"],
             "models_checked": out["models_checked"],
             "started_at": started.isoformat(), "finished_at": dt.datetime.now(dt.UTC).isoformat(),
             "host_cpus": os.cpu_count()}
-    if out.get("cluster") is not None:
+    if out.get("cluster"):  # (still empty when the run failed before picking its workers)
         meta["cluster"] = out["cluster"]
         meta["workers"] = len(out["cluster"]["workers"])
     return BenchmarkResult(requests, chunks, levels, meta)
@@ -168,6 +172,13 @@ def _interrupted(state: dict[str, Any], meta: dict[str, Any], started: dt.dateti
         raise exc
     warnings.warn(msg, BenchmarkInterruptedWarning, stacklevel=3)
     return res
+
+
+def _lost(state: dict[str, Any], meta: dict[str, Any], started: dt.datetime,
+          exc: WorkerLostError) -> WorkerLostError:
+    """Attach the finished levels to a lost-worker error (``exc.partial_result``, ``meta["failure"]``)."""
+    exc.partial_result = _result(state, meta, started, failure=exc.failure())
+    return exc
 
 
 def _progress_array(workers: int) -> Any:
@@ -233,6 +244,10 @@ def run(client_or_settings: Any = None, **options: Unpack[BenchOptions]) -> Benc
     :class:`BenchmarkInterruptedWarning`, so the kernel keeps it; in a script the KeyboardInterrupt is
     re-raised (Ctrl-C still stops the script) with the result on ``exc.partial_result``.
 
+    A worker that dies mid-run (a killed process with ``workers > 1``, a Dask worker that leaves) raises
+    :class:`~vultr_toolkit.bench.WorkerLostError` naming it (pid/address, signal or exit code) and the level;
+    the levels that finished before are on its ``.partial_result``, with ``meta["failure"]`` recording the loss.
+
     >>> res = vt.bench.run(client, model="qwen3.8-27b", concurrency=[1, 8], requests=32,
     ...                    max_tokens=64)  # doctest: +SKIP
     >>> res.summary()  # doctest: +SKIP
@@ -256,6 +271,9 @@ def run(client_or_settings: Any = None, **options: Unpack[BenchOptions]) -> Benc
     except KeyboardInterrupt as e:
         _stop(fut)
         return _interrupted(state, meta, started, e)
+    except WorkerLostError as e:   # the engine has already stopped: keep what finished
+        _lost(state, meta, started, e)
+        raise
     finally:
         if bar is not None:
             bar.close()
@@ -274,7 +292,8 @@ async def arun(client_or_settings: Any = None, **options: Unpack[BenchOptions]) 
     started = dt.datetime.now(dt.UTC)
     counters = _progress_array(1 if cluster is not None else workers or 1)
     bar = _bar(_total(plan), progress)
-    private = run_in_private_loop(lambda: _main(cfg, plan, workers, counters, cluster))
+    state = _new_state()
+    private = run_in_private_loop(lambda: _main(cfg, plan, workers, counters, cluster, state))
     fut = asyncio.wrap_future(private)
     shown = 0
     try:
@@ -282,6 +301,9 @@ async def arun(client_or_settings: Any = None, **options: Unpack[BenchOptions]) 
             await asyncio.wait({fut}, timeout=0.2)
             shown = _tick(bar, counters, shown)
         out = fut.result()
+    except WorkerLostError as e:   # the engine has already stopped: keep what finished
+        _lost(state, meta, started, e)
+        raise
     except BaseException:  # cancelled (task.cancel, Ctrl-C in asyncio.run): stop the engine's load too
         private.stop()
         await asyncio.wait({fut}, timeout=10)

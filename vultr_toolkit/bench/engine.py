@@ -18,7 +18,9 @@ import concurrent.futures.process
 import contextlib
 import gc
 import multiprocessing
+import multiprocessing.connection
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Coroutine, Iterator, Sequence
@@ -29,6 +31,7 @@ import numpy as np
 
 from .._errors import APIConnectionError, ConfigError
 from .._redact import register_secret
+from .errors import LostWorker, WorkerLostError
 from .metrics import OVERLONG_FACTOR, OVERLONG_SLACK, analyse_request, split_proportional
 from .workload import Level, Plan, arrival_offsets_s
 
@@ -473,14 +476,17 @@ async def run_plan(cfg: EngineConfig, plan: Plan, *, workers: int = 1,
                             on_level(index)
         else:
             ctx = multiprocessing.get_context("spawn")
-            with _explain_broken_pool(), \
+            watch = _DeathWatch()
+            with _explain_broken_pool(watch), \
                     concurrent.futures.ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init,
                                                            initargs=(progress, ctx.Barrier(workers))) as pool, \
                     _kill_workers_on_cancel(pool):
                 loop = asyncio.get_running_loop()
                 # spawn imports the package in every worker: wait for all of them before timing anything
                 await asyncio.gather(*(loop.run_in_executor(pool, _worker_ping) for _ in range(workers)))
+                watch.start(pool)   # from here on a dead worker is a lost worker, not a failed start
                 for index, level in [(-1, plan.levels[0])] * bool(plan.warmup) + list(enumerate(plan.levels)):
+                    watch.level_index = index
                     offsets = _level_offsets(level, rng) if index >= 0 else []
                     warm = plan.warmup if index < 0 else 0
                     start = time.monotonic_ns() + _START_DELAY_NS
@@ -492,7 +498,9 @@ async def run_plan(cfg: EngineConfig, plan: Plan, *, workers: int = 1,
                         level_rows.append(_level_row(index, level, start, end, cpu, workers))
                         if on_level:
                             on_level(index)
-                await asyncio.gather(*(loop.run_in_executor(pool, _worker_close) for _ in range(workers)))
+                # every level is in: a worker dying while it closes its session costs nothing worth failing for
+                with contextlib.suppress(concurrent.futures.process.BrokenProcessPool):
+                    await asyncio.gather(*(loop.run_in_executor(pool, _worker_close) for _ in range(workers)))
     finally:
         gc.unfreeze()
     return rows, chunks, level_rows
@@ -531,14 +539,65 @@ def _kill_workers_on_cancel(pool: concurrent.futures.ProcessPoolExecutor) -> Ite
         raise
 
 
+def _lost_process(proc: Any) -> LostWorker:
+    code = proc.exitcode
+    return LostWorker(address=None, pid=proc.pid, signal=-code if code is not None and code < 0 else None,
+                      exit_code=code if code is not None and code >= 0 else None)
+
+
+class _DeathWatch:
+    """Which worker processes died first, and how.
+
+    Once one worker dies the pool SIGTERMs the others, so exit codes read afterwards cannot tell the culprit
+    from the bystanders: a daemon thread waits on the processes' sentinels and records the first to end.
+    ``level_index`` is the level running (-1 the warm-up); None until every worker has started.
+    """
+
+    def __init__(self) -> None:
+        self.level_index: int | None = None
+        self.first: list[LostWorker] = []
+        self._procs: list[Any] = []
+        self._thread: threading.Thread | None = None
+
+    def start(self, pool: concurrent.futures.ProcessPoolExecutor) -> None:
+        self._procs = list((getattr(pool, "_processes", None) or {}).values())
+        self._thread = threading.Thread(target=self._watch, name="vultr-toolkit-deathwatch", daemon=True)
+        self._thread.start()
+
+    def _watch(self) -> None:
+        with contextlib.suppress(Exception):  # a best-effort diagnosis: never a failure of its own
+            ready = multiprocessing.connection.wait([p.sentinel for p in self._procs])
+            for proc in self._procs:
+                if proc.sentinel in ready:
+                    proc.join(1)    # reaped, so its exit code is known
+                    self.first.append(_lost_process(proc))
+
+    def lost(self) -> list[LostWorker]:
+        """The workers that died first (falls back to every dead one not terminated by the pool itself)."""
+        if self._thread is not None:
+            self._thread.join(2)
+        if self.first:
+            return list(self.first)
+        dead = [p for p in self._procs if p.exitcode is not None]
+        return ([_lost_process(p) for p in dead if p.exitcode != -signal.SIGTERM]
+                or [_lost_process(p) for p in dead])
+
+
 @contextlib.contextmanager
-def _explain_broken_pool() -> Iterator[None]:
+def _explain_broken_pool(watch: _DeathWatch) -> Iterator[None]:
+    """A dead worker process: a failed start (the classic missing ``__main__`` guard) only while the workers
+    were still starting; once they ran, a :class:`WorkerLostError` naming the process, its signal or exit code
+    and the level (the finished ones are already in the caller's ``into`` lists)."""
     try:
         yield
     except concurrent.futures.process.BrokenProcessPool as e:
-        raise RuntimeError(
-            "a benchmark worker process died. workers > 1 uses spawned processes, which re-import the main "
-            "script: guard a script's code with `if __name__ == '__main__':` (notebooks need nothing)") from e
+        if watch.level_index is None:
+            raise RuntimeError(
+                "a benchmark worker process died while starting. workers > 1 uses spawned processes, which "
+                "re-import the main script: guard a script's code with `if __name__ == '__main__':` (notebooks "
+                "need nothing)") from e
+        raise WorkerLostError(watch.lost(), level_index=watch.level_index,
+                              what="benchmark worker process") from e
 
 
 def _level_row(index: int, level: Level, start_ns: int, end_ns: int, cpu_s: float, workers: int) -> dict[str, Any]:
