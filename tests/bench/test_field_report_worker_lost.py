@@ -8,6 +8,7 @@ has finished and level 1 is streaming (more than 24 requests at the emulator and
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import subprocess
@@ -19,7 +20,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import psutil
 import pytest
 
 import vultr_toolkit as vt
@@ -85,14 +85,13 @@ def _assert_level_0_kept(err: WorkerLostError, lost: dict[str, Any]) -> Benchmar
 
 def test_a_killed_local_worker_process_keeps_the_finished_level(sandbox: vt.Sandbox,
                                                                 stop: threading.Event) -> None:
-    me = psutil.Process()
-    before = {c.pid for c in me.children(recursive=True)}
+    before = {p.pid for p in multiprocessing.active_children()}
 
     def a_worker() -> int:
-        # the engine's spawned workers: new children running multiprocessing's spawn_main
-        new = [c for c in me.children() if c.pid not in before and "spawn_main" in " ".join(c.cmdline())]
+        # the engine's spawned worker processes: the multiprocessing children started since
+        new = [p.pid for p in multiprocessing.active_children() if p.pid not in before]
         assert len(new) == 2, new
-        return max(c.pid for c in new)
+        return max(pid for pid in new if pid is not None)
 
     killed = _kill_in_level_1(sandbox, stop, a_worker)
     with pytest.raises(WorkerLostError) as ei:
