@@ -8,6 +8,7 @@ has finished and level 1 is streaming (more than 24 requests at the emulator and
 
 from __future__ import annotations
 
+import asyncio
 import multiprocessing
 import os
 import signal
@@ -63,9 +64,11 @@ def _kill_in_level_1(sb: vt.Sandbox, stop: threading.Event, pick_pid: Callable[[
     return killed
 
 
-def _run(sb: vt.Sandbox, **kw: Any) -> BenchmarkResult:
-    return vt.bench.run(sb, model=MODEL, concurrency=[4, 4], requests=PER_LEVEL, max_tokens=20, progress=False,
-                        **kw)
+def _run(sb: vt.Sandbox, *, use_arun: bool = False, **kw: Any) -> BenchmarkResult:
+    args: dict[str, Any] = dict(model=MODEL, concurrency=[4, 4], requests=PER_LEVEL, max_tokens=20, progress=False)
+    if use_arun:
+        return asyncio.run(vt.bench.arun(sb, **args, **kw))
+    return vt.bench.run(sb, **args, **kw)
 
 
 def _assert_level_0_kept(err: WorkerLostError, lost: dict[str, Any]) -> BenchmarkResult:
@@ -83,8 +86,9 @@ def _assert_level_0_kept(err: WorkerLostError, lost: dict[str, Any]) -> Benchmar
     return res
 
 
-def test_a_killed_local_worker_process_keeps_the_finished_level(sandbox: vt.Sandbox,
-                                                                stop: threading.Event) -> None:
+@pytest.mark.parametrize("use_arun", [False, True], ids=["run", "arun"])
+def test_a_killed_local_worker_process_keeps_the_finished_level(sandbox: vt.Sandbox, stop: threading.Event,
+                                                                use_arun: bool, tmp_path: Path) -> None:
     before = {p.pid for p in multiprocessing.active_children()}
 
     def a_worker() -> int:
@@ -95,7 +99,7 @@ def test_a_killed_local_worker_process_keeps_the_finished_level(sandbox: vt.Sand
 
     killed = _kill_in_level_1(sandbox, stop, a_worker)
     with pytest.raises(WorkerLostError) as ei:
-        _run(sandbox, workers=2)
+        _run(sandbox, use_arun=use_arun, workers=2)
     err = ei.value
     [pid] = killed
     # the culprit only, not the sibling the pool terminated afterwards
@@ -104,7 +108,11 @@ def test_a_killed_local_worker_process_keeps_the_finished_level(sandbox: vt.Sand
     assert f"pid {pid} (killed by signal 9, SIGKILL) died during level 1" in text
     assert "levels that finished (0..0) are kept in .partial_result" in text
     assert "__main__" not in text
-    _assert_level_0_kept(err, {"address": None, "pid": pid, "signal": 9, "exit_code": None})
+    res = _assert_level_0_kept(err, {"address": None, "pid": pid, "signal": 9, "exit_code": None})
+    # the partial result is an ordinary result: it saves, and the failure record survives the round trip
+    store = vt.store.HistoryStore(f"sqlite:///{tmp_path / 'h.sqlite'}")
+    back = store.load_benchmark(res.save(store))
+    assert back.meta["failure"] == res.meta["failure"] and len(back.requests) == PER_LEVEL
 
 
 def test_a_killed_dask_worker_keeps_the_finished_level(sandbox: vt.Sandbox, stop: threading.Event) -> None:
