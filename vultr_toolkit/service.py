@@ -137,7 +137,7 @@ def _unparsable(status: int, message: str | None) -> str:
     """The one-line error for a request aiohttp answered itself: its reason, never the request's own bytes.
 
     >>> _unparsable(400, "Invalid character in chunk size:\\n\\n  b'zz'")
-    "the request is not valid HTTP/1.1 (Invalid character in chunk size); fix the request line, headers or body"
+    'the request is not valid HTTP/1.1 (Invalid character in chunk size); fix the request line, headers or body'
     """
     if status >= 500:
         return f"internal error ({status}); see the service log"
