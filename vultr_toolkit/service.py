@@ -362,8 +362,9 @@ class StatusService:
             # Not web.TCPSite: it serves aiohttp's own protocol, whose parser-error responses are text/plain.
             # Each connection gets _JSONErrorProtocol instead, bound to the same manager (the runner still tracks
             # and closes its connections on cleanup).
+            quiet: dict[str, Any] = {"access_log": None}  # no access log, as AppRunner(access_log=None) above
             listener = loop.run_until_complete(loop.create_server(
-                lambda: _JSONErrorProtocol(manager, loop=loop, access_log=None), self.host, self._requested_port))
+                lambda: _JSONErrorProtocol(manager, loop=loop, **quiet), self.host, self._requested_port))
             ready.set_result(int(listener.sockets[0].getsockname()[1]))
         except BaseException as e:
             ready.set_exception(ConfigError(f"cannot listen on {self.host}:{self._requested_port}: {e}")

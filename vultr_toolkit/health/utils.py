@@ -74,7 +74,8 @@ def stat_records(health: pd.DataFrame) -> list[dict[str, Any]]:
     """
     rows: list[dict[str, Any]] = []
     for rec in health[health["service"] != "overall"].itertuples(index=False):
-        latency = None if pd.isna(rec.latency_ms) else float(rec.latency_ms)
+        raw: Any = rec.latency_ms
+        latency = None if pd.isna(raw) else float(raw)
         values: dict[str, int | float | None] = {"latency_ms": latency}
         details = json.loads(rec.details) if isinstance(rec.details, str) else {}
         # The details are JSON, so each value still has the type the probe gave it: keep it (a float frame
