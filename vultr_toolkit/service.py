@@ -369,7 +369,8 @@ class StatusService:
         except BaseException as e:
             ready.set_exception(ConfigError(f"cannot listen on {self.host}:{self._requested_port}: {e}")
                                 if isinstance(e, OSError) else e)
-            loop.run_until_complete(runner.cleanup())
+            with contextlib.suppress(Exception):  # the error above is the one to report
+                loop.run_until_complete(runner.cleanup())
             loop.close()
             return
         try:
@@ -382,7 +383,11 @@ class StatusService:
 
     # --- the application -------------------------------------------------------------------------------------------
     def app(self) -> web.Application:
-        """The aiohttp application (routes + JSON errors + auth), e.g. for ``aiohttp.web.run_app`` or tests."""
+        """The aiohttp application (routes + JSON errors + auth), e.g. for ``aiohttp.web.run_app`` or tests.
+
+        Served that way, requests aiohttp's own parser rejects get aiohttp's text/plain 400; :meth:`start` and
+        :func:`serve` answer those with the JSON error too (see ``_JSONErrorProtocol``).
+        """
         app = web.Application(middlewares=[self._middleware])
         m = f"{PREFIX}/management"
         app.router.add_get(PREFIX, self._index)

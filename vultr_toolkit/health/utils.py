@@ -106,7 +106,11 @@ def get_stats(settings: Settings | None = None, targets: Sequence[str | Probe] |
 
 
 def stats_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
-    """:func:`stat_records` as the typed long-form frame of :func:`get_stats` (``value`` is ``Float64``)."""
+    """:func:`stat_records` as the typed long-form frame of :func:`get_stats` (``value`` is ``Float64``).
+
+    >>> str(stats_frame([]).dtypes["value"])
+    'Float64'
+    """
     if not records:
         return pd.DataFrame({c: pd.Series([], dtype=d) for c, d in STATS_DTYPES.items()})
     out = pd.DataFrame(records, columns=list(STATS_DTYPES))
