@@ -253,6 +253,101 @@ def test_serve_sandbox_answers_and_stops_on_sigterm(tmp_path: Path) -> None:
     no_canary(err)
 
 
+def _start_serve(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
+    """``vultr-toolkit serve --sandbox --port 0 <args>`` as a subprocess; (process, service URL)."""
+    proc = subprocess.Popen([sys.executable, "-m", "vultr_toolkit.cli", "serve", "--sandbox", "--port", "0", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd, env=env)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if not line:
+        proc.wait(30)
+        raise AssertionError(f"serve did not start: {proc.stderr.read() if proc.stderr else ''}")
+    return proc, json.loads(line)["url"]
+
+
+def _stop_serve(proc: subprocess.Popen[str]) -> str:
+    """SIGTERM, wait, and return its stderr."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.stderr is not None
+    return proc.stderr.read()
+
+
+def _status(url: str, token: str) -> int:
+    return httpx2.get(url + "/api/vultr/management/account", headers={"Authorization": f"Bearer {token}"},
+                      timeout=30).status_code
+
+
+def test_serve_reads_the_token_from_a_file_and_keeps_it_off_the_command_line(tmp_path: Path) -> None:
+    token = "sk-CANARY-cli-token-file-3d"
+    (tmp_path / "tok.txt").write_text(f"  {token}  \nsecond line is ignored\n")
+    # the file beats the variable, which beats the flag: neither of the other two is accepted
+    env = clean_env(VULTR_TOOLKIT_SERVICE_TOKEN="sk-CANARY-cli-token-env-0")
+    proc, url = _start_serve(["--token-file", "tok.txt"], tmp_path, env)
+    try:
+        cmdline = Path(f"/proc/{proc.pid}/cmdline").read_bytes()
+        assert b"tok.txt" in cmdline and token.encode() not in cmdline
+        assert _status(url, token) == 200
+        assert _status(url, "sk-CANARY-cli-token-env-0") == 401
+        assert _status(url, token + "x") == 401
+        assert httpx2.get(url + "/api/vultr/health", timeout=30).status_code == 401
+    finally:
+        err = _stop_serve(proc)
+    assert "warning" not in err  # nothing on argv, nothing to warn about
+    no_canary(err)
+
+
+def test_serve_token_from_the_environment_beats_the_flag_and_the_flag_warns(tmp_path: Path) -> None:
+    env = clean_env(VULTR_TOOLKIT_SERVICE_TOKEN="sk-CANARY-cli-token-env-1")
+    proc, url = _start_serve(["--token", "flag-token-visible-in-ps"], tmp_path, env)
+    try:
+        assert _status(url, "sk-CANARY-cli-token-env-1") == 200
+        assert _status(url, "flag-token-visible-in-ps") == 401
+    finally:
+        err = _stop_serve(proc)
+    assert "--token puts the token in the command line" in err and "'ps'" in err
+    assert "VULTR_TOOLKIT_SERVICE_TOKEN" in err and "--token-file" in err
+    assert "--token is ignored: the token from VULTR_TOOLKIT_SERVICE_TOKEN takes precedence" in err
+    no_canary(err)
+
+
+def test_serve_token_on_the_command_line_still_works_with_a_warning(tmp_path: Path) -> None:
+    proc, url = _start_serve(["--token", "flag-token-visible-in-ps"], tmp_path, clean_env())
+    try:
+        assert _status(url, "flag-token-visible-in-ps") == 200
+        assert _status(url, "wrong") == 401
+    finally:
+        err = _stop_serve(proc)
+    assert "warning: --token puts the token in the command line" in err
+    assert "flag-token-visible-in-ps" not in err
+
+
+@pytest.mark.parametrize("content, words", [
+    (None, "cannot read it (No such file or directory)"),
+    (b"", "the first line is empty"),
+    (b"   \nsk-CANARY-cli-token-line2\n", "the first line is empty"),
+    (b"\xff\xfesk-CANARY-cli-token-bin", "not a UTF-8 text file"),
+    ("dir", "cannot read it (Is a directory)"),
+])
+def test_serve_token_file_that_gives_no_token_is_a_usage_error(tmp_path: Path, content: bytes | str | None,
+                                                                words: str) -> None:
+    path = tmp_path / "tok.txt"
+    if content == "dir":
+        path.mkdir()
+    elif isinstance(content, bytes):
+        path.write_bytes(content)
+    proc = run(["serve", "--sandbox", "--port", "0", "--token-file", str(path)], tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith(f"vultr-toolkit serve: error: --token-file {path}: {words}"), proc.stderr
+    assert proc.stdout == ""  # it never started
+    no_canary(proc.stdout, proc.stderr)
+
+
 def test_serve_refuses_a_busy_port(tmp_path: Path) -> None:
     with vt.Sandbox(seed=0) as sb:
         proc = run(["serve", "--sandbox", "--port", str(sb.port)], tmp_path)

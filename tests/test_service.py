@@ -4,7 +4,10 @@ Valkey; auth on and off; JSON error bodies; no secret in any response."""
 from __future__ import annotations
 
 import json
+import os
+import socket
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -210,6 +213,98 @@ def test_serve_runs_in_the_foreground_until_stopped(env: dict[str, Any]) -> None
 def test_bad_port_is_a_config_error() -> None:
     with pytest.raises(vt.ConfigError, match="port"):
         StatusService(port=70000)
+
+
+# --- field report items 12 and 21, and stats types ----------------------------------------------------------------
+def test_stats_counts_are_json_integers(svc: StatusService) -> None:
+    body = _get(svc, f"{P}/stats").json()
+    s = body["services"]
+    counts = {("postgres", "connections_used"), ("postgres", "max_connections"), ("postgres", "pool_size"),
+              ("postgres", "db_size_bytes"), ("postgres", "is_replica"), ("valkey", "connected_clients"),
+              ("valkey", "used_memory"), ("valkey", "keys"), ("inference", "model_count"), ("api", "http_status")}
+    for service, stat in counts:
+        assert isinstance(s[service][stat], int), (service, stat, s[service][stat])
+    assert isinstance(s["postgres"]["cache_hit_ratio"], float)  # measurements stay floats
+    rows = {(r["service"], r["stat"]): r["value"] for r in body["rows"]}
+    assert all(isinstance(rows[k], int) for k in counts)
+
+
+def test_health_answers_while_management_calls_are_stuck(env: dict[str, Any]) -> None:
+    """More slow management calls than any pool has threads, then /health: it answers before any of them."""
+    from vultr_toolkit.service import MANAGEMENT_WORKERS
+
+    sb = env["sandbox"]
+    arrived: list[str] = []
+    released = threading.Event()
+
+    def slow_until_released() -> float:  # called by the sandbox as each /v2/instances request arrives
+        arrived.append("instances")
+        return 0.0 if released.is_set() else 5000.0
+
+    default_pool = min(32, (os.cpu_count() or 1) + 4)  # asyncio's default executor, which main shared
+    n = max(default_pool, MANAGEMENT_WORKERS) + 3
+    done: list[tuple[str, int]] = []  # completion order
+
+    def manage() -> None:
+        r = httpx2.get(service.url + f"{P}/management/instances", timeout=60)
+        done.append(("instances", r.status_code))
+
+    sb.set_faults("/v2/instances*", latency_ms=slow_until_released)
+    try:
+        with StatusService(sb.settings(), port=0, token="") as service:
+            threads = [threading.Thread(target=manage) for _ in range(n)]
+            for t in threads:
+                t.start()
+            for _ in range(600):  # until every management thread holds a request at the sandbox
+                if len(arrived) >= MANAGEMENT_WORKERS:
+                    break
+                time.sleep(0.05)
+            assert len(arrived) >= MANAGEMENT_WORKERS
+            r = _get(service, f"{P}/health")
+            done.append(("health", r.status_code))
+            at_health = list(done)
+            released.set()  # the calls still queued go fast; the ones at the sandbox finish their sleep
+            for t in threads:
+                t.join(60)
+    finally:
+        sb.clear_faults()
+    assert at_health == [("health", 200)], at_health  # health came back while every management call was in flight
+    assert sorted(done) == [("health", 200)] + [("instances", 200)] * n
+
+
+RAW_BAD_REQUESTS = {
+    "oversized_header": b"GET /api/vultr HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + b"a" * 20_000 + b"\r\n\r\n",
+    "bad_chunk_size": b"POST /api/vultr/test HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                      b"zz\r\nabc\r\n0\r\n\r\n",
+    "garbage_request_line": b"this is not an http request\r\n\r\n",
+}
+
+
+def _raw(port: int, data: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Send bytes to 127.0.0.1:port, read until the server closes; (status, headers, body)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+        s.sendall(data)
+        out = b""
+        while chunk := s.recv(65536):
+            out += chunk
+    head, _, body = out.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+    return int(lines[0].split()[1]), headers, body
+
+
+@pytest.mark.parametrize("case", sorted(RAW_BAD_REQUESTS))
+def test_requests_the_parser_rejects_get_json_errors(svc: StatusService, case: str) -> None:
+    status, headers, body = _raw(svc.port, RAW_BAD_REQUESTS[case])
+    BODIES.append(body.decode())
+    assert status in (400, 431)
+    assert headers["content-type"].startswith("application/json")
+    err = json.loads(body)
+    assert set(err) == {"error", "status"} and err["status"] == status
+    assert err["error"].startswith("the request is not valid HTTP/1.1") and "\n" not in err["error"]
+    assert "aaaa" not in err["error"] and "zz" not in err["error"]  # the request's own bytes are not echoed
+    # and the service still answers the next, well-formed request
+    assert _get(svc, P).status_code == 200
 
 
 def test_no_response_held_a_secret(env: dict[str, Any], svc: StatusService) -> None:

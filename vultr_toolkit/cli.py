@@ -12,7 +12,7 @@ commands slot in without touching the others.
 ``vultr-toolkit health [--watch] [--interval S] [--count N] [--target URL] [--store URL] [--format ...]``
 ``vultr-toolkit bench [--model M] [--concurrency 1,4 | --rate 2,8] [--requests N] [--max-tokens N]``
 ``vultr-toolkit report [--out FILE.html|FILE.md|DIR] [--bench] [--health-checks N]``
-``vultr-toolkit serve [--port 3001] [--host 127.0.0.1] [--token T]``
+``vultr-toolkit serve [--port 3001] [--host 127.0.0.1] [--token-file PATH]``
     Each works on the account configured by the environment (``VULTR_API_KEY`` …, see ``vt.Settings``), or with
     ``--sandbox`` on a throwaway local emulator; without the key they say so and point at ``--sandbox``.
 
@@ -43,6 +43,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import signal
 import sys
 import threading
@@ -598,16 +599,57 @@ def _add_serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
                                    "with the URL.")
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default: {DEFAULT_PORT}; 0: a free port)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, loopback only)")
+    p.add_argument("--token-file", default=None, metavar="PATH",
+                   help="require 'Authorization: Bearer TOKEN' on every route, TOKEN being the first line of PATH "
+                        f"(takes precedence over ${TOKEN_ENV}, which takes precedence over --token)")
     p.add_argument("--token", default=None,
-                   help=f"require 'Authorization: Bearer TOKEN' on every route (default: ${TOKEN_ENV}, if set)")
+                   help=f"the token on the command line: visible to every local user in ps; prefer ${TOKEN_ENV} "
+                        "or --token-file")
     p.add_argument("--duration", type=float, default=None, help="stop after this many seconds (default: run "
                                                                   "until interrupted)")
     _add_sandbox_flag(p)
     p.set_defaults(func=_cmd_serve)
 
 
+def _read_token_file(path: str) -> str:
+    """The first line of ``path``, stripped; a usage error (naming the flag, never the file's content) otherwise."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            first = f.readline().strip()
+    except UnicodeDecodeError:
+        raise _UsageError(f"--token-file {path}: not a UTF-8 text file; put the token alone on its first "
+                          "line") from None
+    except OSError as e:
+        raise _UsageError(f"--token-file {path}: cannot read it ({e.strerror or type(e).__name__})") from None
+    if not first:
+        raise _UsageError(f"--token-file {path}: the first line is empty; put the token alone on it")
+    return first
+
+
+def _serve_token(args: argparse.Namespace) -> str | None:
+    """The bearer token for ``serve``: ``--token-file`` > ``$VULTR_TOOLKIT_SERVICE_TOKEN`` > ``--token``.
+
+    A file or the environment keep the token out of the process's command line, which every local user can read
+    (``ps -ef``, ``/proc/<pid>/cmdline``); ``--token`` still works but warns. None: no token anywhere.
+    """
+    if args.token:
+        _info(f"warning: --token puts the token in the command line, visible to every user of this machine in "
+              f"'ps'; set {TOKEN_ENV} or use --token-file PATH instead")
+    if args.token_file is not None:
+        source, token = "--token-file", _read_token_file(args.token_file)
+    elif os.environ.get(TOKEN_ENV):
+        source, token = TOKEN_ENV, os.environ[TOKEN_ENV]
+    else:
+        return args.token
+    if args.token is not None:
+        _info(f"warning: --token is ignored: the token from {source} takes precedence")
+    return token
+
+
 def _cmd_serve(args: argparse.Namespace) -> int:
     from .service import serve
+
+    token = _serve_token(args)
 
     def ready(svc: Any) -> None:
         print(json.dumps({"url": svc.url, "auth": svc.auth_enabled}), flush=True)
@@ -615,13 +657,13 @@ def _cmd_serve(args: argparse.Namespace) -> int:
               "Ctrl-C to stop")
         if not svc.auth_enabled and args.host not in ("127.0.0.1", "localhost", "::1"):
             _info(f"warning: listening on {args.host} without a token; anyone who can reach it can read the "
-                  "inventory. Set --token or VULTR_TOOLKIT_SERVICE_TOKEN.")
+                  f"inventory. Set {TOKEN_ENV} or use --token-file PATH.")
 
     stop = threading.Event()
     previous = _install_stop_handlers(stop)
     try:
         with _settings(args) as settings:
-            serve(settings, host=args.host, port=args.port, token=args.token, duration_s=args.duration,
+            serve(settings, host=args.host, port=args.port, token=token, duration_s=args.duration,
                   on_ready=ready, stop=stop)
     finally:
         _restore_handlers(previous)

@@ -6,7 +6,7 @@ route                                                       body (from)
 ``GET  /api/vultr/health``                                  ``{"status", "checked_at", "services": {name: check}}``
                                                             (:func:`vultr_toolkit.check_health`); **503** when down
 ``GET  /api/vultr/stats``                                   ``{"checked_at", "services": {name: {stat: v}}, "rows"}``
-                                                            (:func:`vultr_toolkit.get_stats`)
+                                                            (:func:`vultr_toolkit.get_stats`; counts as integers)
 ``POST /api/vultr/test``                                    ``{"ok", "services": {name: ok}, "steps": [...]}``
                                                             (:func:`vultr_toolkit.test_services`)
 ``GET  /api/vultr/management/account``                      ``{"account": {...}}``
@@ -54,7 +54,7 @@ import os
 import re
 import threading
 from collections.abc import Awaitable, Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import pandas as pd
@@ -69,6 +69,11 @@ __all__ = ["DEFAULT_PORT", "TOKEN_ENV", "StatusService", "frame_records", "serve
 log = logging.getLogger("vultr_toolkit.service")
 
 DEFAULT_PORT = 3001
+# Threads for management calls (each may wait on a slow Vultr API for up to its timeout) and, separately, for the
+# probes behind /health, /stats and /test: a burst of slow management calls queues on its own pool and can never
+# take the threads that health needs (the field report measured /health at 36 s behind busy management routes).
+MANAGEMENT_WORKERS = 4
+PROBE_WORKERS = 4
 TOKEN_ENV = "VULTR_TOOLKIT_SERVICE_TOKEN"
 PREFIX = "/api/vultr"
 _PERIODS = ("day", "week", "month")
@@ -128,6 +133,46 @@ def _error(status: int, message: str, headers: dict[str, str] | None = None) -> 
     return _json({"error": redact(message), "status": status}, status, headers)
 
 
+def _unparsable(status: int, message: str | None) -> str:
+    """The one-line error for a request aiohttp answered itself: its reason, never the request's own bytes.
+
+    >>> _unparsable(400, "Invalid character in chunk size:\\n\\n  b'zz'")
+    'the request is not valid HTTP/1.1 (Invalid character in chunk size); fix the request line, headers or body'
+    """
+    if status >= 500:
+        return f"internal error ({status}); see the service log"
+    # aiohttp's reasons put the offending bytes after a colon (a header's value may be a credential): keep the
+    # head of the first line only, printable, and short.
+    head = (message or "").strip().splitlines()[0] if (message or "").strip() else ""
+    head = "".join(c for c in head.split(":", 1)[0] if c.isprintable()).strip(" \"'")[:80]
+    return f"the request is not valid HTTP/1.1 ({head or 'rejected by the parser'}); fix the request line, " \
+           "headers or body"
+
+
+class _JSONErrorProtocol(web.RequestHandler):
+    """aiohttp's connection protocol, answering what it rejects itself with the service's JSON error body.
+
+    aiohttp's HTTP parser rejects a bad request line, an oversized header or a broken chunked body before any
+    middleware runs and answers through ``RequestHandler.handle_error`` with text/plain (there is no application
+    hook for it, aio-libs/aiohttp#3287). Overriding that public method is the one place every such response
+    passes, so every error the service sends stays ``{"error", "status"}`` JSON.
+    """
+
+    __slots__ = ()
+
+    def handle_error(self, request: web.BaseRequest, status: int = 500, exc: BaseException | None = None,
+                     message: str | None = None) -> web.StreamResponse:
+        if request.writer.output_size > 0:  # as aiohttp does: a response has begun, the connection is broken
+            raise ConnectionError("a response was already sent; cannot send the error response")
+        if status >= 500:
+            log.error("status service: error handling a request (%d)", status, exc_info=exc)
+        else:  # a client's malformed request: not the service's fault, and its text may hold the request's bytes
+            log.debug("status service: rejected an unparsable request (%d, %s)", status, type(exc).__name__)
+        response = _error(status, _unparsable(status, message))
+        response.force_close()  # the parser's state is unknown after an error: never reuse the connection
+        return response
+
+
 class _HTTPError(Exception):
     """Raised inside a handler to answer with a JSON error."""
 
@@ -152,9 +197,10 @@ def health_body(df: pd.DataFrame) -> tuple[dict[str, Any], int]:
     return body, 503 if status == "down" else 200
 
 
-def stats_body(df: pd.DataFrame) -> dict[str, Any]:
-    """``get_stats()`` frame -> ``{"checked_at", "services": {service: {"target", stat: value}}, "rows"}``."""
-    rows = frame_records(df)
+def stats_body(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """:func:`~vultr_toolkit.health.utils.stat_records` -> ``{"checked_at", "services": {service: {"target",
+    stat: value}}, "rows"}``; counters stay JSON integers (the ``get_stats()`` frame holds them as floats)."""
+    rows = [_plain(r) for r in records]
     services: dict[str, dict[str, Any]] = {}
     for r in rows:
         entry = services.setdefault(str(r["service"]), {"target": r["target"]})
@@ -190,16 +236,24 @@ class StatusService:
 
     ``settings`` configure the probes and the Vultr client (default: ``Settings()`` from the environment). ``port``
     0 picks a free port (tests). ``token``: require ``Authorization: Bearer <token>`` (default: the
-    ``VULTR_TOOLKIT_SERVICE_TOKEN`` variable; ``""`` turns auth off even when it is set).
+    ``VULTR_TOOLKIT_SERVICE_TOKEN`` variable; ``""`` turns auth off even when it is set). ``management_workers``:
+    how many management calls run at once (more wait their turn); health, stats and test probes have threads of
+    their own, so they answer however slow the Vultr API is.
 
     >>> with StatusService(sb.settings(), port=0, token="s3cret-token") as svc:   # doctest: +SKIP
     ...     httpx2.get(svc.url + "/api/vultr/health", headers={"Authorization": "Bearer s3cret-token"})
     """
 
     def __init__(self, settings: Settings | None = None, *, host: str = "127.0.0.1", port: int = DEFAULT_PORT,
-                 token: str | None = None, timeout_s: float = 5.0) -> None:
+                 token: str | None = None, timeout_s: float = 5.0,
+                 management_workers: int = MANAGEMENT_WORKERS) -> None:
         if not 0 <= port <= 65535:
             raise ConfigError(f"port must be 0 (a free port) or 1-65535, got {port}")
+        if isinstance(management_workers, bool) or not isinstance(management_workers, int) \
+                or management_workers < 1:
+            raise ConfigError(f"management_workers must be an int >= 1 (threads for management calls), "
+                              f"got {management_workers!r}")
+        self.management_workers = management_workers
         self.settings = settings or Settings()
         self.host = host
         self.timeout_s = timeout_s
@@ -213,6 +267,8 @@ class StatusService:
         self._client_lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
+        self._pools: dict[str, ThreadPoolExecutor] = {}
+        self._pools_lock = threading.Lock()
         self._lock = threading.Lock()
 
     @property
@@ -243,9 +299,14 @@ class StatusService:
             if self._thread is not None:
                 return self
             ready: Future[int] = Future()
+            self._executor("probes")  # the pools now, so a failed start can shut them down below
             thread = threading.Thread(target=self._serve, args=(ready,), name="vtk-status-service", daemon=True)
             thread.start()
-            self._port = ready.result(timeout=30)
+            try:
+                self._port = ready.result(timeout=30)
+            except BaseException:
+                self._shutdown_pools()
+                raise
             self._thread = thread
         return self
 
@@ -260,10 +321,27 @@ class StatusService:
             thread.join(timeout=30)
             self._thread = None
             self._port = None
+            self._shutdown_pools()
         with self._client_lock:
             if self._client is not None:
                 self._client.close()
                 self._client = None
+
+    def _executor(self, pool: str) -> ThreadPoolExecutor:
+        # Made on first use (also when app() is served by another runner) and again after stop().
+        with self._pools_lock:
+            if not self._pools:
+                self._pools = {"management": ThreadPoolExecutor(self.management_workers, "vtk-service-management"),
+                               "probes": ThreadPoolExecutor(PROBE_WORKERS, "vtk-service-probes")}
+            return self._pools[pool]
+
+    def _shutdown_pools(self) -> None:
+        # Do not wait for management calls still blocked on a slow API: queued ones are dropped, running ones end
+        # at their own timeout (their responses have nowhere to go once the loop is stopped).
+        with self._pools_lock:
+            pools, self._pools = self._pools, {}
+        for pool in pools.values():
+            pool.shutdown(wait=False, cancel_futures=True)
 
     def __enter__(self) -> StatusService:
         return self.start()
@@ -275,27 +353,41 @@ class StatusService:
         loop = asyncio.new_event_loop()
         self._loop = loop
         asyncio.set_event_loop(loop)
+        runner = web.AppRunner(self.app(), access_log=None, handle_signals=False, shutdown_timeout=1.0)
+        listener: asyncio.Server | None = None
         try:
-            runner = web.AppRunner(self.app(), access_log=None, handle_signals=False, shutdown_timeout=1.0)
             loop.run_until_complete(runner.setup())
-            site = web.TCPSite(runner, self.host, self._requested_port)
-            loop.run_until_complete(site.start())
-            sockets = getattr(site._server, "sockets", None) or []
-            ready.set_result(int(sockets[0].getsockname()[1]))
+            manager = runner.server
+            assert manager is not None  # set by setup()
+            # Not web.TCPSite: it serves aiohttp's own protocol, whose parser-error responses are text/plain.
+            # Each connection gets _JSONErrorProtocol instead, bound to the same manager (the runner still tracks
+            # and closes its connections on cleanup).
+            quiet: dict[str, Any] = {"access_log": None}  # no access log, as AppRunner(access_log=None) above
+            listener = loop.run_until_complete(loop.create_server(
+                lambda: _JSONErrorProtocol(manager, loop=loop, **quiet), self.host, self._requested_port))
+            ready.set_result(int(listener.sockets[0].getsockname()[1]))
         except BaseException as e:
             ready.set_exception(ConfigError(f"cannot listen on {self.host}:{self._requested_port}: {e}")
                                 if isinstance(e, OSError) else e)
+            with contextlib.suppress(Exception):  # the error above is the one to report
+                loop.run_until_complete(runner.cleanup())
             loop.close()
             return
         try:
             loop.run_forever()
         finally:
+            listener.close()
             loop.run_until_complete(runner.cleanup())
+            loop.run_until_complete(listener.wait_closed())
             loop.close()
 
     # --- the application -------------------------------------------------------------------------------------------
     def app(self) -> web.Application:
-        """The aiohttp application (routes + JSON errors + auth), e.g. for ``aiohttp.web.run_app`` or tests."""
+        """The aiohttp application (routes + JSON errors + auth), e.g. for ``aiohttp.web.run_app`` or tests.
+
+        Served that way, requests aiohttp's own parser rejects get aiohttp's text/plain 400; :meth:`start` and
+        :func:`serve` answer those with the JSON error too (see ``_JSONErrorProtocol``).
+        """
         app = web.Application(middlewares=[self._middleware])
         m = f"{PREFIX}/management"
         app.router.add_get(PREFIX, self._index)
@@ -345,9 +437,19 @@ class StatusService:
             log.exception("status service: %s %s failed", request.method, request.path)
             return _error(500, f"internal error ({type(e).__name__}); see the service log")
 
-    async def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        # The library is synchronous; run it off the event loop so that concurrent requests are served.
-        return await asyncio.get_running_loop().run_in_executor(None, functools.partial(fn, *args, **kwargs))
+    async def _run(self, pool: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        # The library is synchronous; run it off the event loop so that concurrent requests are served, on the
+        # pool of its kind so that slow management calls never delay a health check.
+        executor = self._executor(pool)
+        return await asyncio.get_running_loop().run_in_executor(executor, functools.partial(fn, *args, **kwargs))
+
+    async def _probe(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run a health/stats/test probe on the probe threads."""
+        return await self._run("probes", fn, *args, **kwargs)
+
+    async def _manage(self, fn: Callable[[], Any]) -> Any:
+        """Run a management (Vultr API) call on the management threads, at most ``management_workers`` at once."""
+        return await self._run("management", fn)
 
     def _vultr(self) -> Any:
         if self.settings.api_key is None:
@@ -368,21 +470,23 @@ class StatusService:
     async def _health(self, request: web.Request) -> web.Response:
         from .health import check_health
 
-        body, status = health_body(await self._call(check_health, self.settings, timeout_s=self.timeout_s))
+        body, status = health_body(await self._probe(check_health, self.settings, timeout_s=self.timeout_s))
         return _json(body, status)
 
     async def _stats(self, request: web.Request) -> web.Response:
-        from .health import get_stats
+        from .health import check_health
+        from .health.utils import stat_records
 
-        return _json(stats_body(await self._call(get_stats, self.settings, timeout_s=self.timeout_s)))
+        health = await self._probe(check_health, self.settings, timeout_s=self.timeout_s)
+        return _json(stats_body(stat_records(health)))
 
     async def _test(self, request: web.Request) -> web.Response:
         from .health import test_services
 
-        return _json(test_body(await self._call(test_services, self.settings, timeout_s=self.timeout_s)))
+        return _json(test_body(await self._probe(test_services, self.settings, timeout_s=self.timeout_s)))
 
     async def _account(self, request: web.Request) -> web.Response:
-        df = await self._call(lambda: self._vultr().inventory.get_account_info())
+        df = await self._manage(lambda: self._vultr().inventory.get_account_info())
         rows = frame_records(df)
         return _json({"account": rows[0] if rows else None})
 
@@ -390,7 +494,7 @@ class StatusService:
         engine = request.query.get("engine") or None
         if engine is not None and not re.fullmatch(r"[a-z]{1,20}", engine):
             raise _HTTPError(400, "engine must be a lowercase engine name such as pg, mysql, valkey or kafka")
-        rows = frame_records(await self._call(lambda: self._vultr().inventory.list_databases(engine=engine)))
+        rows = frame_records(await self._manage(lambda: self._vultr().inventory.list_databases(engine=engine)))
         return _json({"databases": rows, "count": len(rows)})
 
     def _db_id(self, request: web.Request) -> str:
@@ -401,7 +505,7 @@ class StatusService:
 
     async def _database(self, request: web.Request) -> web.Response:
         db_id = self._db_id(request)
-        rows = frame_records(await self._call(lambda: self._vultr().inventory.get_database(db_id)))
+        rows = frame_records(await self._manage(lambda: self._vultr().inventory.get_database(db_id)))
         if not rows:
             raise _HTTPError(404, f"no database {db_id}")
         return _json({"database": rows[0]})
@@ -411,19 +515,19 @@ class StatusService:
         period = request.query.get("period", "day")
         if period not in _PERIODS:
             raise _HTTPError(400, f"period must be one of {', '.join(_PERIODS)}, got {period[:20]!r}")
-        health = await self._call(lambda: self._vultr().inventory.get_database_health(db_id, period=period))
+        health = await self._manage(lambda: self._vultr().inventory.get_database_health(db_id, period=period))
         return _json(health.to_dict())
 
     async def _valkey(self, request: web.Request) -> web.Response:
-        rows = frame_records(await self._call(lambda: self._vultr().inventory.list_valkey()))
+        rows = frame_records(await self._manage(lambda: self._vultr().inventory.list_valkey()))
         return _json({"valkey": rows, "count": len(rows)})
 
     async def _instances(self, request: web.Request) -> web.Response:
-        rows = frame_records(await self._call(lambda: self._vultr().inventory.list_instances()))
+        rows = frame_records(await self._manage(lambda: self._vultr().inventory.list_instances()))
         return _json({"instances": rows, "count": len(rows)})
 
     async def _summary(self, request: web.Request) -> web.Response:
-        df = await self._call(lambda: self._vultr().inventory.get_infrastructure_summary(progress=False))
+        df = await self._manage(lambda: self._vultr().inventory.get_infrastructure_summary(progress=False))
         return _json(summary_body(df))
 
 

@@ -29,7 +29,7 @@ from .._tls import check_redis_url, secure_postgres_url
 from .monitor import HealthMonitor
 from .probes import DEFAULT_TIMEOUT_S, Probe, classify
 
-__all__ = ["STATS_DTYPES", "TEST_DTYPES", "check_health", "get_stats", "test_services"]
+__all__ = ["STATS_DTYPES", "TEST_DTYPES", "check_health", "get_stats", "stat_records", "stats_frame", "test_services"]
 
 STATS_DTYPES: dict[str, Any] = {
     "checked_at": "datetime64[us, UTC]",
@@ -61,6 +61,35 @@ def check_health(settings: Settings | None = None, targets: Sequence[str | Probe
         return mon.check()
 
 
+def stat_records(health: pd.DataFrame) -> list[dict[str, Any]]:
+    """The numeric statistics in a :func:`check_health` frame as records, each value in its own Python type.
+
+    Counters and sizes (``connections_used``, ``used_memory``, ...) stay ``int``, flags become ``0``/``1``,
+    measurements (``latency_ms``, ``cache_hit_ratio``, ...) stay ``float``; a missing value is ``None``. The
+    status service serves these, so an integer counter is a JSON integer (``6``, not ``6.0``); :func:`get_stats`
+    turns them into its ``Float64`` frame.
+
+    >>> stat_records(vt.check_health(sb.settings()))[0]["stat"]   # doctest: +SKIP
+    'latency_ms'
+    """
+    rows: list[dict[str, Any]] = []
+    for rec in health[health["service"] != "overall"].itertuples(index=False):
+        raw: Any = rec.latency_ms
+        latency = None if pd.isna(raw) else float(raw)
+        values: dict[str, int | float | None] = {"latency_ms": latency}
+        details = json.loads(rec.details) if isinstance(rec.details, str) else {}
+        # The details are JSON, so each value still has the type the probe gave it: keep it (a float frame
+        # would print a count of 6 as 6.0). Flags are counted as 0/1, as the frame always has.
+        values.update({k: v for k, v in details.items() if isinstance(v, int | float) and not isinstance(v, bool)})
+        values.update({k: int(v) for k, v in details.items() if isinstance(v, bool)})
+        for stat, value in values.items():
+            if isinstance(value, float) and math.isnan(value):
+                value = None
+            rows.append({"checked_at": rec.checked_at, "service": rec.service, "target": rec.target,
+                         "stat": stat, "value": value})
+    return rows
+
+
 def get_stats(settings: Settings | None = None, targets: Sequence[str | Probe] | None = None, *,
               timeout_s: float = DEFAULT_TIMEOUT_S) -> pd.DataFrame:
     """Connection and pool statistics per service (``getVultrStats``), long form: one row per (target, stat).
@@ -68,26 +97,24 @@ def get_stats(settings: Settings | None = None, targets: Sequence[str | Probe] |
     PostgreSQL: connections_used, max_connections, pool_size, pool_checked_out, pool_checked_in, pool_overflow,
     db_size_bytes, cache_hit_ratio, ...; Valkey: connected_clients, blocked_clients, used_memory,
     mem_fragmentation_ratio, ops_per_s, ...; every service: latency_ms. Pivot for a wide view:
-    ``df.pivot_table(index=["service", "target"], columns="stat", values="value")``.
+    ``df.pivot_table(index=["service", "target"], columns="stat", values="value")``. The same rows with each
+    value in its own type (ints stay ints): :func:`stat_records`.
 
     >>> vt.get_stats(sb.settings()).query("stat == 'pool_size'")   # doctest: +SKIP
     """
-    df = check_health(settings, targets, timeout_s=timeout_s)
-    rows: list[dict[str, Any]] = []
-    for rec in df[df["service"] != "overall"].itertuples(index=False):
-        values: dict[str, Any] = {"latency_ms": rec.latency_ms}
-        details = json.loads(rec.details) if isinstance(rec.details, str) else {}
-        values.update({k: v for k, v in details.items() if isinstance(v, int | float) and not isinstance(v, bool)})
-        values.update({k: float(v) for k, v in details.items() if isinstance(v, bool)})
-        for stat, value in values.items():
-            num = None if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)) \
-                else float(value)
-            rows.append({"checked_at": rec.checked_at, "service": rec.service, "target": rec.target,
-                         "stat": stat, "value": num})
-    if not rows:
+    return stats_frame(stat_records(check_health(settings, targets, timeout_s=timeout_s)))
+
+
+def stats_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
+    """:func:`stat_records` as the typed long-form frame of :func:`get_stats` (``value`` is ``Float64``).
+
+    >>> str(stats_frame([]).dtypes["value"])
+    'Float64'
+    """
+    if not records:
         return pd.DataFrame({c: pd.Series([], dtype=d) for c, d in STATS_DTYPES.items()})
-    out = pd.DataFrame(rows, columns=list(STATS_DTYPES))
-    out["value"] = pd.array(out["value"].tolist(), dtype="Float64")
+    out = pd.DataFrame(records, columns=list(STATS_DTYPES))
+    out["value"] = pd.array([None if v is None else float(v) for v in out["value"].tolist()], dtype="Float64")
     return out.astype(STATS_DTYPES)
 
 
