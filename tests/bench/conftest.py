@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -26,3 +27,17 @@ def emu(sandbox: vt.Sandbox) -> Iterator[InferenceEmulator]:
     yield sandbox.inference
     sandbox.inference.configure(faults={}, fault_cycle=None, usage="auto", fault_after_chunks=2, stall_s=3600.0,
                                 retry_after_s=1.0, **FAST)
+
+
+@pytest.fixture
+def realtime_sandbox(make_sandbox: Callable[..., vt.Sandbox]) -> vt.Sandbox:
+    """Real-time emulator (time_scale 1): a level lasts long enough to be interrupted, or to lose a worker, midway."""
+    return make_sandbox(rate_limit=None, inference={"time_scale": 1.0})
+
+
+@pytest.fixture
+def stop() -> Iterator[threading.Event]:
+    """Set at teardown, so a test's watcher thread never outlives it."""
+    ev = threading.Event()
+    yield ev
+    ev.set()

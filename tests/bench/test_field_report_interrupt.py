@@ -11,7 +11,6 @@ import asyncio
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -26,19 +25,6 @@ PER_LEVEL = 6       # max_tokens=20 at ~20 ms/token: level 0 (1 user) ~3 s, leve
 def _chat_posts(sb: vt.Sandbox) -> int:
     log = sb.requests_log()
     return int(((log["method"] == "POST") & (log["path"] == "/v1/chat/completions")).sum())
-
-
-@pytest.fixture
-def sandbox(make_sandbox: Callable[..., vt.Sandbox]) -> vt.Sandbox:
-    """Real-time emulator (time_scale 1), so a level lasts long enough to be interrupted midway."""
-    return make_sandbox(rate_limit=None, inference={"time_scale": 1.0})
-
-
-@pytest.fixture
-def stop() -> Iterator[threading.Event]:
-    ev = threading.Event()
-    yield ev
-    ev.set()
 
 
 def _interrupt_in_level_1(sb: vt.Sandbox, stop: threading.Event) -> None:
@@ -73,44 +59,44 @@ def _assert_partial(res: BenchmarkResult) -> None:
     assert len(res.requests) == PER_LEVEL and set(res.requests["status"]) == {"ok"}
 
 
-def test_script_interrupt_stops_load_and_reraises_with_partial(sandbox: vt.Sandbox, stop: threading.Event
+def test_script_interrupt_stops_load_and_reraises_with_partial(realtime_sandbox: vt.Sandbox, stop: threading.Event
                                                                ) -> None:
-    _interrupt_in_level_1(sandbox, stop)
+    _interrupt_in_level_1(realtime_sandbox, stop)
     t0 = time.monotonic()
     with pytest.raises(KeyboardInterrupt) as ei:
-        _run(sandbox)
+        _run(realtime_sandbox)
     assert time.monotonic() - t0 < 15                 # did not run the plan to the end first
-    _assert_load_stopped(sandbox)
+    _assert_load_stopped(realtime_sandbox)
     _assert_partial(ei.value.partial_result)          # type: ignore[attr-defined]
 
 
-def test_interactive_interrupt_returns_partial_with_warning(sandbox: vt.Sandbox, stop: threading.Event,
+def test_interactive_interrupt_returns_partial_with_warning(realtime_sandbox: vt.Sandbox, stop: threading.Event,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sys, "ps1", ">>> ", raising=False)   # what IPython / python -i set
-    _interrupt_in_level_1(sandbox, stop)
+    _interrupt_in_level_1(realtime_sandbox, stop)
     with pytest.warns(BenchmarkInterruptedWarning, match="1 completed level"):
-        res = _run(sandbox)
-    _assert_load_stopped(sandbox)
+        res = _run(realtime_sandbox)
+    _assert_load_stopped(realtime_sandbox)
     _assert_partial(res)
 
 
-def test_workers_interrupt_kills_worker_processes(sandbox: vt.Sandbox, stop: threading.Event) -> None:
-    _interrupt_in_level_1(sandbox, stop)
+def test_workers_interrupt_kills_worker_processes(realtime_sandbox: vt.Sandbox, stop: threading.Event) -> None:
+    _interrupt_in_level_1(realtime_sandbox, stop)
     with pytest.raises(KeyboardInterrupt) as ei:
-        _run(sandbox, workers=2)
-    _assert_load_stopped(sandbox)
+        _run(realtime_sandbox, workers=2)
+    _assert_load_stopped(realtime_sandbox)
     _assert_partial(ei.value.partial_result)          # type: ignore[attr-defined]
 
 
-def test_arun_cancel_stops_in_flight_requests(sandbox: vt.Sandbox) -> None:
+def test_arun_cancel_stops_in_flight_requests(realtime_sandbox: vt.Sandbox) -> None:
     async def main() -> None:
-        task = asyncio.create_task(vt.bench.arun(sandbox, model=MODEL, concurrency=[2], requests=40,
+        task = asyncio.create_task(vt.bench.arun(realtime_sandbox, model=MODEL, concurrency=[2], requests=40,
                                                  max_tokens=20, progress=False))
-        while sandbox.inference.active_streams() == 0:
+        while realtime_sandbox.inference.active_streams() == 0:
             await asyncio.sleep(0.02)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
 
     asyncio.run(main())
-    _assert_load_stopped(sandbox)
+    _assert_load_stopped(realtime_sandbox)

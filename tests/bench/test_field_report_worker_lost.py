@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,19 +30,6 @@ from vultr_toolkit.bench.result import BenchmarkResult
 
 MODEL = "qwen3.8-27b"
 PER_LEVEL = 24       # 4 users, max_tokens=20 at ~20 ms/token: ~0.5 s a request, ~3 s a level
-
-
-@pytest.fixture
-def sandbox(make_sandbox: Callable[..., vt.Sandbox]) -> vt.Sandbox:
-    """Real-time emulator (time_scale 1), so level 1 is still streaming when the worker is killed."""
-    return make_sandbox(rate_limit=None, inference={"time_scale": 1.0})
-
-
-@pytest.fixture
-def stop() -> Iterator[threading.Event]:
-    ev = threading.Event()
-    yield ev
-    ev.set()
 
 
 def _kill_in_level_1(sb: vt.Sandbox, stop: threading.Event, pick_pid: Callable[[], int]) -> list[int]:
@@ -87,7 +74,7 @@ def _assert_level_0_kept(err: WorkerLostError, lost: dict[str, Any]) -> Benchmar
 
 
 @pytest.mark.parametrize("use_arun", [False, True], ids=["run", "arun"])
-def test_a_killed_local_worker_process_keeps_the_finished_level(sandbox: vt.Sandbox, stop: threading.Event,
+def test_a_killed_local_worker_process_keeps_the_finished_level(realtime_sandbox: vt.Sandbox, stop: threading.Event,
                                                                 use_arun: bool, tmp_path: Path) -> None:
     before = {p.pid for p in multiprocessing.active_children()}
 
@@ -97,9 +84,9 @@ def test_a_killed_local_worker_process_keeps_the_finished_level(sandbox: vt.Sand
         assert len(new) == 2, new
         return max(pid for pid in new if pid is not None)
 
-    killed = _kill_in_level_1(sandbox, stop, a_worker)
+    killed = _kill_in_level_1(realtime_sandbox, stop, a_worker)
     with pytest.raises(WorkerLostError) as ei:
-        _run(sandbox, use_arun=use_arun, workers=2)
+        _run(realtime_sandbox, use_arun=use_arun, workers=2)
     err = ei.value
     [pid] = killed
     # the culprit only, not the sibling the pool terminated afterwards
@@ -115,7 +102,7 @@ def test_a_killed_local_worker_process_keeps_the_finished_level(sandbox: vt.Sand
     assert back.meta["failure"] == res.meta["failure"] and len(back.requests) == PER_LEVEL
 
 
-def test_a_killed_dask_worker_keeps_the_finished_level(sandbox: vt.Sandbox, stop: threading.Event) -> None:
+def test_a_killed_dask_worker_keeps_the_finished_level(realtime_sandbox: vt.Sandbox, stop: threading.Event) -> None:
     distributed = pytest.importorskip("distributed")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")   # dask warns about the port of a dashboard we do not start
@@ -125,9 +112,9 @@ def test_a_killed_dask_worker_keeps_the_finished_level(sandbox: vt.Sandbox, stop
         addrs = sorted(client.scheduler_info()["workers"])
         doomed = addrs[1]
         pid = client.run(os.getpid, workers=[doomed])[doomed]
-        killed = _kill_in_level_1(sandbox, stop, lambda: pid)
+        killed = _kill_in_level_1(realtime_sandbox, stop, lambda: pid)
         with pytest.raises(WorkerLostError) as ei:
-            _run(sandbox, cluster=client)
+            _run(realtime_sandbox, cluster=client)
     err = ei.value
     assert killed == [pid]
     assert err.workers == [LostWorker(address=doomed, pid=pid, signal=9, exit_code=None)]
