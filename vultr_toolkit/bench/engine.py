@@ -570,6 +570,11 @@ class _DeathWatch:
             for proc in self._procs:
                 if proc.sentinel in ready:
                     proc.join(1)    # reaped, so its exit code is known
+                    # ... unless the pool's own thread won the race to waitpid(): then our poll saw ECHILD and
+                    # the code lands on the shared Popen a moment later, set by that thread.
+                    deadline = time.monotonic() + 1.0
+                    while proc.exitcode is None and time.monotonic() < deadline:
+                        time.sleep(0.01)
                     self.first.append(_lost_process(proc))
 
     def lost(self) -> list[LostWorker]:
