@@ -89,7 +89,7 @@ from typing import Any, Literal
 import httpx2
 import tenacity
 
-from ._errors import (
+from .._errors import (
     APIConnectionError,
     APIError,
     APIResponseError,
@@ -101,9 +101,9 @@ from ._errors import (
     StreamTruncatedError,
     status_error_class,
 )
-from ._ratelimit import Limiter
-from ._redact import fingerprint, redact
-from ._version import __version__
+from .._ratelimit import Limiter
+from .._redact import fingerprint, redact
+from .._version import __version__
 
 __all__ = [
     "IDEMPOTENT_METHODS",
