@@ -1,500 +1,43 @@
-"""The resilient HTTP core: the only module of vultr_toolkit that imports httpx2.
+"""The HTTP cores: :class:`HTTPCore` and :class:`AsyncHTTPCore`, the drivers every API client builds on.
 
-It serves every HTTP API the toolkit talks to — Vultr v2 (management) and any OpenAI-compatible inference
-endpoint — through one small internal API that other modules build on::
+Configuration, counters, the retry budget and every I/O-free step live once in :class:`_CoreBase`; the two
+drivers only do the I/O (build, acquire a rate-limiter slot, send, read), the same trade-off as httpx's
+``BaseClient`` with ``Client``/``AsyncClient``. Every attempt, retries included, re-acquires a limiter slot
+(:mod:`vultr_toolkit._ratelimit`: reserve, sleep, confirm right before the send), and each retry is logged at
+DEBUG on ``vultr_toolkit.http`` (redacted). The package docstring (:mod:`vultr_toolkit._http`) describes the
+request methods, streams, deadlines and secrets.
 
-    core = HTTPCore("https://api.vultr.com/v2", api_key="...", limiter=shared_limiter(...),
-                    policy=RetryPolicy(), timeout_s=30, name="management")     # or client.http_core("management")
-    data = core.request_json("GET", "/instances", params={"per_page": 500})   # -> dict, typed errors
-    resp = core.request("GET", "/account")        # -> APIResponse(status, headers, data, attempts, elapsed_s)
-    with core.stream("POST", "/chat/completions", json=body) as s:            # retried only until it opens
-        for line in s.iter_lines(): ...                                       # or s.iter_bytes(); s.status, s.headers
-    core.stats(); core.close()
-
-    # AsyncHTTPCore: the same methods, awaited; ``async with core.stream(...) as s: async for line in s.aiter_lines()``
-
-Every request method takes ``params``, ``json``, ``idempotent`` (None = by method; True lets a read-only POST be
-retried after 5xx), ``timeout_s`` (read timeout for this call) and ``headers`` (this call only). Paths are
-relative to the base URL. Non-2xx answers raise; 3xx too, because redirects are never followed (a redirect must
-not carry the key to another host). A JSON body that is not an object raises :class:`APIResponseError`; an empty
-body (204) gives ``{}``.
-
-Pieces (pure logic once, thin sync and async drivers):
-
-* :func:`client_kwargs` / :func:`make_client` / :func:`make_async_client` — the client factory: Bearer auth (an
-  :class:`httpx2.Auth` whose repr hides the key), ``User-Agent: vultr-toolkit/<version>``,
-  ``Accept: application/json``, timeouts, TLS verification on (turning it off needs ``allow_insecure=True``).
-* :func:`error_from_response` / :func:`error_from_exception` — map a status or an httpx2 exception to the typed
-  errors of :mod:`vultr_toolkit._errors` with method, path, status and the API's own message (JSON ``error``,
-  OpenAI ``error.message``, ``message``, or the HTML/text page Vultr serves during maintenance). Each error
-  carries a private retry hint (:func:`retry_hint`).
-* :func:`parse_retry_after` — ``retry-after-ms``, ``Retry-After`` in delta-seconds or HTTP-date.
-* :class:`RetryPolicy` (tenacity) and :class:`RetryBudget`. Rules (research R1–R5):
-
-  ================================================  ======================================
-  failure                                           retried for
-  ================================================  ======================================
-  connect error / connect timeout / pool timeout    every method (never reached the server)
-  429, 503                                          every method ("not processed")
-  read/write timeout, reset, truncated body,        idempotent requests only: GET, HEAD, PUT,
-  malformed JSON (APIResponseError), 500/502/504    DELETE, OPTIONS, or ``idempotent=True``
-  other 4xx, 501, anything else                     never
-  ================================================  ======================================
-
-  ``x-should-retry: true|false`` (OpenAI-compatible servers) overrides the table. Waits are full-jitter
-  exponential (``wait_random_exponential``) unless the server sent Retry-After, which is honoured (+0–10 %
-  jitter so a herd released together does not re-trip the limit). A Retry-After above ``retry_after_cap_s`` or
-  beyond the deadline stops retrying and raises the typed error (``RateLimitError.retry_after_s`` says how long
-  the server asked for). A per-core :class:`RetryBudget` (Finagle's: +0.2 token per call, −1 per retry, both
-  expiring after 10 s, plus a floor of 10 retries/s) bounds load amplification during an outage to 1.2× plus
-  the floor, while a low-volume client still rides through a blip. Every attempt, retries included,
-  re-acquires a rate-limiter slot (:mod:`vultr_toolkit._ratelimit`: reserve, sleep, confirm right before the
-  send). Each retry is logged at DEBUG on ``vultr_toolkit.http`` (redacted).
-* :class:`HTTPCore` / :class:`AsyncHTTPCore` — the drivers. ``stats()`` returns counters
-  (``calls``, ``requests``, ``retries``, ``retries_denied``, ``budget_tokens``, ``limiter_waits``, ...).
-
-Streams: :meth:`HTTPCore.stream` retries only while *opening* (until a non-error status line arrived); once the
-context manager hands the response to the caller nothing is retried, so a consumer never sees a chunk twice.
-Errors while reading a stream become :class:`StreamTruncatedError` (connection dropped / incomplete body) or
-:class:`StreamStalledError` (read timeout).
-
-Deadline: ``RetryPolicy.deadline_s`` bounds a whole ``request()`` — attempts, sleeps *and* reading the body (checked
-after every chunk, so a trickling server is cut off at ~deadline + one read). For ``stream()`` it bounds only the
-opening (attempts up to the status line): a stream's consumption is paced by the caller and a long generation is
-legitimate, so while reading it only ``timeout_s`` applies, per read (a stall raises :class:`StreamStalledError`).
-
-Secrets: the key lives only inside the auth object; it never appears in reprs, errors (all redacted) or logs.
-Paths must be relative to the base URL, so the key can never be sent to another host.
+>>> from vultr_toolkit._http.core import HTTPCore
+>>> with HTTPCore("http://127.0.0.1:9/v2", name="management") as core:
+...     core.stats()["calls"], core.name
+(0, 'management')
 """
 
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
-import email.utils
-import html
-import json as jsonlib
 import logging
-import random
-import re
 import threading
 import time
-import warnings
-from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 import httpx2
 import tenacity
 
-from .._errors import (
-    APIConnectionError,
-    APIError,
-    APIResponseError,
-    APIStatusError,
-    APITimeoutError,
-    ConfigError,
-    RateLimitError,
-    StreamStalledError,
-    StreamTruncatedError,
-    status_error_class,
-)
+from .._errors import APIError, APITimeoutError, ConfigError, RateLimitError
 from .._ratelimit import Limiter
 from .._redact import fingerprint, redact
-from .._version import __version__
+from .errors import _decode_json, error_from_exception, error_from_response
+from .factory import client_kwargs, key_label_fp
+from .responses import APIResponse, AsyncStreamResponse, StreamResponse, _headers
+from .retry import RetryPolicy, is_idempotent
 
-__all__ = [
-    "IDEMPOTENT_METHODS",
-    "USER_AGENT",
-    "APIResponse",
-    "AsyncHTTPCore",
-    "AsyncStreamResponse",
-    "HTTPCore",
-    "RetryBudget",
-    "RetryHint",
-    "RetryPolicy",
-    "StreamResponse",
-    "client_kwargs",
-    "error_from_exception",
-    "error_from_response",
-    "extract_api_message",
-    "is_idempotent",
-    "key_label",
-    "make_async_client",
-    "make_client",
-    "parse_retry_after",
-    "retry_hint",
-    "should_retry",
-]
+__all__ = ["AsyncHTTPCore", "HTTPCore"]
 
 logger = logging.getLogger("vultr_toolkit.http")
-
-USER_AGENT = f"vultr-toolkit/{__version__}"
-IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"})
-_MAX_API_MESSAGE = 300
-
-RetryWhen = Literal["always", "idempotent", "never"]
-
-
-def key_label_fp(fp: str) -> str:
-    """``<sha256:…>`` for a fingerprint, ``<unset>`` as is (for reprs)."""
-    return fp if fp.startswith("<") else f"<{fp}>"
-
-
-def key_label(key: str | None) -> str:
-    """How reprs show a key: ``<sha256:1a2b3c4d>`` or ``<unset>``, never the key.
-
-    >>> key_label(None)
-    '<unset>'
-    """
-    return key_label_fp(fingerprint(key))
-
-
-# --------------------------------------------------------------------------------------------------------------
-# Client factory
-# --------------------------------------------------------------------------------------------------------------
-class _BearerAuth(httpx2.Auth):
-    """``Authorization: Bearer <key>`` added per request, so the key is in no client-level header dict."""
-
-    __slots__ = ("_key",)
-
-    def __init__(self, key: str) -> None:
-        self._key = key
-
-    def auth_flow(self, request: httpx2.Request) -> Generator[httpx2.Request, httpx2.Response, None]:
-        request.headers["Authorization"] = f"Bearer {self._key}"
-        yield request
-
-    def __repr__(self) -> str:
-        return f"BearerAuth({key_label(self._key)})"
-
-
-def client_kwargs(
-    base_url: str,
-    *,
-    api_key: str | None = None,
-    timeout_s: float = 30.0,
-    connect_timeout_s: float | None = None,
-    verify: bool | str = True,
-    allow_insecure: bool = False,
-    headers: Mapping[str, str] | None = None,
-) -> dict[str, Any]:
-    """Keyword arguments for ``httpx2.Client``/``httpx2.AsyncClient``, shared by the sync and async factories.
-
-    >>> kw = client_kwargs("https://api.vultr.com/v2", api_key="sk-example-000000")
-    >>> kw["headers"]["User-Agent"].startswith("vultr-toolkit/")
-    True
-    """
-    if "://" not in base_url:
-        raise ConfigError(f"base URL must be an absolute http(s) URL, got {redact(base_url)!r}")
-    if verify is False:
-        if not allow_insecure:
-            raise ConfigError("verify=False turns off TLS certificate checks; pass allow_insecure=True to accept "
-                              "that risk explicitly")
-        warnings.warn(f"TLS certificate verification is OFF for {redact(base_url)}", stacklevel=3)
-    hdrs = {"User-Agent": USER_AGENT, "Accept": "application/json"}
-    hdrs.update(headers or {})
-    connect = connect_timeout_s if connect_timeout_s is not None else min(10.0, timeout_s)
-    return {
-        # A trailing slash makes httpx append relative paths to the /v2 or /v1 prefix instead of replacing it.
-        "base_url": base_url.rstrip("/") + "/",
-        "headers": hdrs,
-        "auth": _BearerAuth(api_key) if api_key else None,
-        "timeout": httpx2.Timeout(timeout_s, connect=connect),
-        "verify": verify,
-        "follow_redirects": False,  # a redirect to another host must not carry the key
-    }
-
-
-def make_client(base_url: str, *, transport: httpx2.BaseTransport | None = None, **kw: Any) -> httpx2.Client:
-    """A configured sync ``httpx2.Client`` (see :func:`client_kwargs` for the options)."""
-    return httpx2.Client(transport=transport, **client_kwargs(base_url, **kw))
-
-
-def make_async_client(base_url: str, *, transport: httpx2.AsyncBaseTransport | None = None,
-                      **kw: Any) -> httpx2.AsyncClient:
-    """A configured ``httpx2.AsyncClient`` (see :func:`client_kwargs` for the options)."""
-    return httpx2.AsyncClient(transport=transport, **client_kwargs(base_url, **kw))
-
-
-# --------------------------------------------------------------------------------------------------------------
-# Pure helpers: idempotency, Retry-After, API message extraction, error mapping
-# --------------------------------------------------------------------------------------------------------------
-def is_idempotent(method: str, idempotent: bool | None = None) -> bool:
-    """Whether a request may be replayed after it possibly reached the server (RFC 9110 §9.2.2).
-
-    >>> is_idempotent("GET"), is_idempotent("POST"), is_idempotent("POST", True)
-    (True, False, True)
-    """
-    if idempotent is not None:
-        return idempotent
-    return method.upper() in IDEMPOTENT_METHODS
-
-
-def parse_retry_after(headers: Mapping[str, str], *, now: datetime | None = None) -> float | None:
-    """Seconds the server asks us to wait: ``retry-after-ms``, then ``Retry-After`` (seconds or HTTP-date).
-
-    A date in the past gives 0. Unparseable values give None (the caller falls back to backoff).
-
-    >>> parse_retry_after({"Retry-After": "3"})
-    3.0
-    >>> parse_retry_after({"retry-after-ms": "250"})
-    0.25
-    >>> parse_retry_after({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"})
-    0.0
-    """
-    lower = {k.lower(): v for k, v in headers.items()}
-    ms = lower.get("retry-after-ms")
-    if ms is not None:
-        try:
-            value = float(ms) / 1000.0
-            if value >= 0 and value == value:  # not NaN
-                return value
-        except ValueError:
-            pass
-    raw = lower.get("retry-after")
-    if raw is None:
-        return None
-    raw = raw.strip()
-    try:
-        seconds = float(raw)
-        return seconds if seconds >= 0 and seconds == seconds and seconds != float("inf") else None
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(raw)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    now = now or datetime.now(UTC)
-    return max(0.0, (when - now).total_seconds())
-
-
-_TAG_RE = re.compile(r"<[^>]*>")
-_DROP_RE = re.compile(r"(?is)<(script|style|head)\b.*?</\1\s*>")
-_WS_RE = re.compile(r"\s+")
-
-
-def _truncate(text: str, limit: int = _MAX_API_MESSAGE) -> str:
-    text = _WS_RE.sub(" ", text).strip()
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
-def extract_api_message(content: bytes, content_type: str = "") -> str | None:
-    """The API's own error text from a response body, or None if there is none.
-
-    Understands Vultr ``{"error": "..."}``, OpenAI/OpenRouter ``{"error": {"message": ...}}``, ``{"message": ...}``
-    and HTML/text pages (tags stripped, whitespace collapsed, truncated to 300 characters).
-
-    >>> extract_api_message(b'{"error": "Invalid API token.", "status": 401}')
-    'Invalid API token.'
-    >>> extract_api_message(b"<html><body><h1>Check back in a few minutes!</h1></body></html>", "text/html")
-    'Check back in a few minutes!'
-    """
-    if not content:
-        return None
-    text = content.decode("utf-8", errors="replace")
-    stripped = text.lstrip()
-    if stripped[:1] in ("{", "["):
-        try:
-            data = jsonlib.loads(text)
-        except ValueError:
-            data = None
-        if isinstance(data, dict):
-            for key in ("error", "message", "detail"):
-                value = data.get(key)
-                if isinstance(value, dict):
-                    inner = value.get("message") or value.get("error") or value.get("detail")
-                    if inner:
-                        return _truncate(str(inner))
-                elif isinstance(value, str) and value.strip():
-                    return _truncate(value)
-            return None
-        if data is not None:
-            return None
-    if "html" in content_type.lower() or stripped[:1] == "<":
-        text = html.unescape(_TAG_RE.sub(" ", _DROP_RE.sub(" ", text)))
-    text = _truncate(text)
-    return text or None
-
-
-@dataclass(frozen=True)
-class RetryHint:
-    """What the retry policy needs to know about a failure (attached privately to the raised error)."""
-
-    when: RetryWhen
-    retry_after_s: float | None = None
-    #: The server's ``x-should-retry`` header, when present.
-    server_says: bool | None = None
-
-
-_HINT_ATTR = "_vt_retry_hint"
-
-
-def _attach(exc: APIError, hint: RetryHint) -> APIError:
-    exc.__dict__[_HINT_ATTR] = hint
-    return exc
-
-
-def retry_hint(exc: BaseException) -> RetryHint:
-    """The retry hint of an error built here; ``never`` for any other exception."""
-    hint = getattr(exc, _HINT_ATTR, None)
-    return hint if isinstance(hint, RetryHint) else RetryHint("never")
-
-
-def should_retry(exc: BaseException, idempotent: bool) -> bool:
-    """Whether the rules allow another attempt after ``exc`` (budget, attempts and deadline are checked later).
-
-    >>> should_retry(error_from_response("POST", "/x", 503, {}, b""), idempotent=False)
-    True
-    >>> should_retry(error_from_response("POST", "/x", 502, {}, b""), idempotent=False)
-    False
-    """
-    hint = retry_hint(exc)
-    if hint.server_says is not None:
-        return hint.server_says
-    if hint.when == "always":
-        return True
-    if hint.when == "idempotent":
-        return idempotent
-    return False
-
-
-_STATUS_HINTS: dict[int, str] = {
-    400: "the request was rejected; check the arguments",
-    401: "the API key is missing, wrong or revoked; check VULTR_API_KEY (or the key you passed)",
-    403: ("the key is not allowed to do this. Vultr API keys can be IP-restricted in the customer portal "
-          "(Account > API > Access Control): allow this machine's public IP, or check the key's permissions"),
-    404: "no such resource or route; check the path and the id",
-    422: "the request failed validation; check the arguments",
-    429: "rate limited; the toolkit backs off automatically, lower VULTR_TOOLKIT_RATE_LIMIT if this persists",
-}
-
-
-def _reason(status: int) -> str:
-    return httpx2.codes.get_reason_phrase(status)
-
-
-def error_from_response(
-    method: str,
-    path: str,
-    status: int,
-    headers: Mapping[str, str],
-    content: bytes,
-) -> APIStatusError:
-    """The typed error for an error status, with the API's message and a hint of what to do.
-
-    >>> e = error_from_response("GET", "/account", 403, {}, b'{"error": "Unauthorized IP address"}')
-    >>> type(e).__name__, e.status, e.api_message
-    ('PermissionDeniedError', 403, 'Unauthorized IP address')
-    >>> "IP-restricted" in str(e)
-    True
-    """
-    method = method.upper()
-    ctype = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
-    api_message = extract_api_message(content, ctype)
-    retry_after = parse_retry_after(headers)
-    parts = [f"{method} {path} failed: HTTP {status} {_reason(status)}".rstrip()]
-    if api_message:
-        parts[0] += f": {api_message.rstrip('. ')}"  # parts are joined with ". "
-    if status >= 500:
-        parts.append("the server failed; usually transient, try again later")
-    elif 300 <= status < 400:
-        location = redact(next((v for k, v in headers.items() if k.lower() == "location"), "?"))
-        parts.append(f"the API redirected to {location}; redirects are not followed so the key never goes to "
-                     "another host: check the base URL (https, path prefix)")
-    elif status in _STATUS_HINTS:
-        parts.append(_STATUS_HINTS[status])
-    if retry_after is not None:
-        parts.append(f"the server asked to retry after {retry_after:g} s")
-    message = ". ".join(parts)
-    cls = status_error_class(status)
-    kw: dict[str, Any] = {"method": method, "path": path, "status": status, "api_message": api_message}
-    err = cls(message, retry_after_s=retry_after, **kw) if cls is RateLimitError else cls(message, **kw)
-    when: RetryWhen
-    if status in (429, 503):
-        when = "always"
-    elif status in (500, 502, 504):
-        when = "idempotent"
-    else:
-        when = "never"
-    server_says: bool | None = None
-    xsr = next((v for k, v in headers.items() if k.lower() == "x-should-retry"), None)
-    if xsr is not None and xsr.strip().lower() in ("true", "false"):
-        server_says = xsr.strip().lower() == "true"
-    _attach(err, RetryHint(when, retry_after, server_says))
-    return err
-
-
-def error_from_exception(method: str, path: str, exc: Exception, *, host: str = "",
-                         phase: Literal["send", "body", "stream"] = "send") -> APIError:
-    """Map an httpx2 (or JSON) exception to a typed error with a retry hint.
-
-    ``phase`` says where it happened: ``send`` (before a status line), ``body`` (reading a complete 2xx body:
-    failures become :class:`APIResponseError`), ``stream`` (after the caller got the stream: never retried).
-
-    >>> e = error_from_exception("GET", "/x", httpx2.ConnectError("refused"))
-    >>> type(e).__name__, retry_hint(e).when
-    ('APIConnectionError', 'always')
-    """
-    method = method.upper()
-    where = f"{method} {path}"
-    detail = redact(str(exc)) or type(exc).__name__
-    to = f" to {host}" if host else ""
-    err: APIError
-    when: RetryWhen
-    if phase == "stream":
-        when = "never"
-        if isinstance(exc, httpx2.TimeoutException):
-            err = StreamStalledError(f"{where}: the stream stalled, no data within the read timeout ({detail})",
-                                     method=method, path=path)
-        else:
-            err = StreamTruncatedError(f"{where}: the stream broke off before it was complete ({detail})",
-                                       method=method, path=path)
-        return _attach(err, RetryHint(when))
-    if phase == "body" and not isinstance(exc, httpx2.TimeoutException):
-        # Headers said 2xx but the body is cut short or not JSON; a replay is safe only for idempotent calls.
-        err = APIResponseError(f"{where}: the response body was truncated or malformed ({detail}); "
-                               "retried automatically for idempotent requests", method=method, path=path)
-        return _attach(err, RetryHint("idempotent"))
-    if isinstance(exc, httpx2.ConnectTimeout | httpx2.PoolTimeout):
-        err = APITimeoutError(f"{where}: timed out connecting{to} ({detail}); check the URL and the network",
-                              method=method, path=path)
-        when = "always"
-    elif isinstance(exc, httpx2.TimeoutException):
-        err = APITimeoutError(f"{where}: timed out waiting for the response ({detail}); raise "
-                              "VULTR_TOOLKIT_TIMEOUT if the server is just slow", method=method, path=path)
-        when = "idempotent"
-    elif isinstance(exc, httpx2.ConnectError):
-        err = APIConnectionError(f"{where}: could not connect{to} ({detail}); check the URL and the network",
-                                 method=method, path=path)
-        when = "always"
-    elif isinstance(exc, httpx2.TransportError):
-        # Read/write errors, resets and protocol errors after the request went out: may have been processed.
-        err = APIConnectionError(f"{where}: the connection failed{to} after the request was sent ({detail})",
-                                 method=method, path=path)
-        when = "idempotent"
-    else:
-        err = APIError(f"{where}: {type(exc).__name__}: {detail}", method=method, path=path)
-        when = "never"
-    return _attach(err, RetryHint(when))
-
-
-def _decode_json(method: str, path: str, content: bytes) -> dict[str, Any]:
-    if not content.strip():
-        return {}
-    try:
-        data = jsonlib.loads(content)
-    except ValueError as e:
-        raise error_from_exception(method, path, e, phase="body") from None
-    if not isinstance(data, dict):
-        err = APIResponseError(f"{method} {path}: expected a JSON object, got {type(data).__name__}",
-                               method=method, path=path)
-        raise _attach(err, RetryHint("never"))
-    return data
 
 
 def _check_path(path: str) -> str:
@@ -503,281 +46,6 @@ def _check_path(path: str) -> str:
         raise ConfigError(f"path must be relative to the API base URL (like '/instances'), got {redact(path)!r}")
     return path
 
-
-# --------------------------------------------------------------------------------------------------------------
-# Retry policy and budget
-# --------------------------------------------------------------------------------------------------------------
-class RetryBudget:
-    """Finagle's retry budget, shared by every call of one core, so a failure storm cannot multiply load.
-
-    Each call deposits ``ratio`` tokens and each retry withdraws one; both expire after ``ttl_s`` seconds, and
-    on top of them there is a standing floor of ``min_retries_per_s * ttl_s`` tokens per window
-    (https://finagle.github.io/blog/2016/02/08/retry-budgets). The floor is what lets a low-volume notebook
-    (a few sequential calls) ride through a blip of faults: with ``ratio`` alone, 40 calls earn 8 retries.
-    Under 100 % failures the retries in any window of ``ttl_s`` are bounded by ``ratio`` × calls +
-    ``min_retries_per_s`` × ``ttl_s``; the client-side rate limiter bounds the process's total load on top.
-
-    >>> b = RetryBudget(ratio=0.2, min_retries_per_s=0.1, ttl_s=10)
-    >>> b.try_spend(), b.try_spend()
-    (True, False)
-    """
-
-    def __init__(self, ratio: float = 0.2, *, min_retries_per_s: float = 10.0, ttl_s: float = 10.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        if ratio < 0 or min_retries_per_s < 0 or ttl_s <= 0:
-            raise ConfigError(f"RetryBudget needs ratio >= 0, min_retries_per_s >= 0 and ttl_s > 0, got "
-                              f"ratio={ratio}, min_retries_per_s={min_retries_per_s}, ttl_s={ttl_s}")
-        self.ratio = ratio
-        self.min_retries_per_s = min_retries_per_s
-        self.ttl_s = ttl_s
-        self._clock = clock
-        self._lock = threading.Lock()
-        # (time, delta) for deposits (+ratio) and withdrawals (-1) still inside the window; a running sum keeps
-        # the balance O(1) and expiry amortised O(1).
-        self._events: collections.deque[tuple[float, float]] = collections.deque()
-        self._sum = 0.0
-
-    @property
-    def reserve(self) -> float:
-        """The standing floor of retries per window: ``min_retries_per_s * ttl_s``."""
-        return self.min_retries_per_s * self.ttl_s
-
-    def _expire(self, now: float) -> None:
-        horizon = now - self.ttl_s
-        while self._events and self._events[0][0] <= horizon:
-            self._sum -= self._events.popleft()[1]
-        if not self._events:
-            self._sum = 0.0  # drop float drift once the window is empty
-
-    def _balance(self) -> float:
-        return self.reserve + self._sum
-
-    def deposit(self) -> None:
-        """Credit one call (its first attempt)."""
-        if self.ratio == 0:
-            return
-        with self._lock:
-            now = self._clock()
-            self._expire(now)
-            self._events.append((now, self.ratio))
-            self._sum += self.ratio
-
-    def try_spend(self) -> bool:
-        """Take one token for a retry; False (and nothing taken) when the budget is exhausted."""
-        with self._lock:
-            now = self._clock()
-            self._expire(now)
-            if self._balance() >= 1.0 - 1e-9:
-                self._events.append((now, -1.0))
-                self._sum -= 1.0
-                return True
-            return False
-
-    @property
-    def tokens(self) -> float:
-        """Retries available now."""
-        with self._lock:
-            self._expire(self._clock())
-            return max(0.0, self._balance())
-
-
-class _StopIf(tenacity.stop.stop_base):
-    """A tenacity stop condition from a plain predicate (composes with ``stop_any``)."""
-
-    def __init__(self, predicate: Callable[[tenacity.RetryCallState], bool]) -> None:
-        self.predicate = predicate
-
-    def __call__(self, retry_state: tenacity.RetryCallState) -> bool:
-        return self.predicate(retry_state)
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How one API is retried (research R1–R5); see the module docstring for which failures qualify.
-
-    ``attempts`` counts the first try; ``deadline_s`` bounds the whole call including sleeps; backoff is
-    ``uniform(0, min(max_backoff_s, multiplier_s * 2**(n-1)))``; a server Retry-After above ``retry_after_cap_s``
-    raises instead of sleeping. ``budget_*`` configure the per-core :class:`RetryBudget`.
-
-    >>> RetryPolicy().attempts, RetryPolicy.for_inference().attempts
-    (4, 3)
-    >>> RetryPolicy(attempts=1).enabled
-    False
-    """
-
-    attempts: int = 4
-    deadline_s: float = 30.0
-    multiplier_s: float = 0.5
-    max_backoff_s: float = 8.0
-    retry_after_cap_s: float = 60.0
-    retry_after_jitter: float = 0.1
-    budget_ratio: float = 0.2
-    budget_min_retries_per_s: float = 10.0
-    budget_ttl_s: float = 10.0
-
-    def __post_init__(self) -> None:
-        if self.attempts < 1:
-            raise ConfigError(f"RetryPolicy.attempts must be >= 1, got {self.attempts}")
-        if self.deadline_s <= 0 or self.multiplier_s < 0 or self.max_backoff_s < 0 or self.retry_after_cap_s < 0:
-            raise ConfigError("RetryPolicy times must be positive")
-
-    @classmethod
-    def for_inference(cls, timeout_s: float = 120.0) -> RetryPolicy:
-        """Three attempts, deadline = the user's timeout (R1)."""
-        return cls(attempts=3, deadline_s=timeout_s)
-
-    @property
-    def enabled(self) -> bool:
-        """False when no retries are allowed at all."""
-        return self.attempts > 1
-
-    def new_budget(self) -> RetryBudget:
-        """A fresh budget with this policy's parameters (one per core)."""
-        return RetryBudget(self.budget_ratio, min_retries_per_s=self.budget_min_retries_per_s,
-                           ttl_s=self.budget_ttl_s)
-
-    # -- tenacity strategies ---------------------------------------------------------------------------------
-    def wait(self, retry_state: tenacity.RetryCallState) -> float:
-        """Retry-After (+ jitter) when the server sent one, else full-jitter exponential backoff."""
-        exc = retry_state.outcome.exception() if retry_state.outcome else None
-        hint = retry_hint(exc) if exc is not None else RetryHint("never")
-        if hint.retry_after_s is not None:
-            return hint.retry_after_s * (1.0 + random.uniform(0.0, self.retry_after_jitter))
-        return float(tenacity.wait_random_exponential(multiplier=self.multiplier_s,
-                                                      max=self.max_backoff_s)(retry_state))
-
-    def _over_cap(self, retry_state: tenacity.RetryCallState) -> bool:
-        exc = retry_state.outcome.exception() if retry_state.outcome else None
-        ra = retry_hint(exc).retry_after_s if exc is not None else None
-        return ra is not None and ra > self.retry_after_cap_s
-
-    def _tenacity_kwargs(
-        self,
-        idempotent: bool,
-        budget: RetryBudget,
-        on_retry: Callable[[tenacity.RetryCallState], None] | None,
-        on_denied: Callable[[], None] | None,
-    ) -> dict[str, Any]:
-        budget.deposit()  # one Retrying object = one call: its first attempt earns the budget a share
-
-        def spend(_: tenacity.RetryCallState) -> bool:
-            if budget.try_spend():
-                return False
-            if on_denied is not None:
-                on_denied()
-            return True
-
-        return {
-            "retry": tenacity.retry_if_exception(lambda e: should_retry(e, idempotent)),
-            "wait": self.wait,
-            # Evaluated in order, budget last: a token is spent only for a retry that will really happen.
-            "stop": tenacity.stop_any(tenacity.stop_after_attempt(self.attempts),
-                                      tenacity.stop_before_delay(self.deadline_s),
-                                      _StopIf(self._over_cap),
-                                      _StopIf(spend)),
-            "before_sleep": on_retry,
-            "reraise": True,  # callers see our typed error, never tenacity.RetryError
-        }
-
-    def retrying(
-        self,
-        *,
-        idempotent: bool,
-        budget: RetryBudget,
-        on_retry: Callable[[tenacity.RetryCallState], None] | None = None,
-        on_denied: Callable[[], None] | None = None,
-    ) -> tenacity.Retrying:
-        """A tenacity ``Retrying`` for one sync call (``on_retry`` runs before each sleep, ``on_denied`` when
-        the budget refuses a retry).
-
-        >>> r = RetryPolicy(multiplier_s=0).retrying(idempotent=True, budget=RetryBudget())
-        >>> r(lambda: 42)
-        42
-        """
-        return tenacity.Retrying(sleep=time.sleep, **self._tenacity_kwargs(idempotent, budget, on_retry, on_denied))
-
-    def async_retrying(
-        self,
-        *,
-        idempotent: bool,
-        budget: RetryBudget,
-        on_retry: Callable[[tenacity.RetryCallState], None] | None = None,
-        on_denied: Callable[[], None] | None = None,
-    ) -> tenacity.AsyncRetrying:
-        """The ``AsyncRetrying`` twin of :meth:`retrying` (sleeps with ``asyncio.sleep``)."""
-        return tenacity.AsyncRetrying(sleep=asyncio.sleep,
-                                      **self._tenacity_kwargs(idempotent, budget, on_retry, on_denied))
-
-
-# --------------------------------------------------------------------------------------------------------------
-# Responses
-# --------------------------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class APIResponse:
-    """A decoded JSON response: ``status``, ``headers`` (lower-case names), ``data`` and the attempts it took."""
-
-    status: int
-    headers: dict[str, str]
-    data: dict[str, Any]
-    attempts: int = 1
-    elapsed_s: float = 0.0
-
-
-def _headers(resp: httpx2.Response) -> dict[str, str]:
-    return {k.lower(): v for k, v in resp.headers.items()}
-
-
-class _StreamBase:
-    def __init__(self, resp: httpx2.Response, method: str, path: str) -> None:
-        self._resp = resp
-        self.method = method
-        self.path = path
-        self.status: int = resp.status_code
-        self.headers: dict[str, str] = _headers(resp)
-
-    def _error(self, exc: Exception) -> APIError:
-        return error_from_exception(self.method, self.path, exc, phase="stream")
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.method} {self.path} status={self.status}>"
-
-
-class StreamResponse(_StreamBase):
-    """A successfully opened stream (sync). Iterate with :meth:`iter_lines` or :meth:`iter_bytes`."""
-
-    def iter_bytes(self) -> Iterator[bytes]:
-        """Raw chunks as they arrive; transport failures become StreamTruncatedError/StreamStalledError."""
-        try:
-            yield from self._resp.iter_bytes()
-        except httpx2.HTTPError as e:
-            raise self._error(e) from None
-
-    def iter_lines(self) -> Iterator[str]:
-        """Decoded text lines (for SSE: ``data: ...`` lines and blank separators)."""
-        try:
-            yield from self._resp.iter_lines()
-        except httpx2.HTTPError as e:
-            raise self._error(e) from None
-
-
-class AsyncStreamResponse(_StreamBase):
-    """A successfully opened stream (async). Iterate with :meth:`aiter_lines` or :meth:`aiter_bytes`."""
-
-    async def aiter_bytes(self) -> AsyncIterator[bytes]:
-        """Raw chunks as they arrive; transport failures become StreamTruncatedError/StreamStalledError."""
-        try:
-            async for chunk in self._resp.aiter_bytes():
-                yield chunk
-        except httpx2.HTTPError as e:
-            raise self._error(e) from None
-
-    async def aiter_lines(self) -> AsyncIterator[str]:
-        """Decoded text lines (for SSE: ``data: ...`` lines and blank separators)."""
-        try:
-            async for line in self._resp.aiter_lines():
-                yield line
-        except httpx2.HTTPError as e:
-            raise self._error(e) from None
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -1001,8 +269,10 @@ class HTTPCore(_CoreBase):
                      headers: Mapping[str, str] | None = None) -> dict[str, Any]:
         """Like :meth:`request` but returns only the JSON object.
 
-        >>> HTTPCore(sb.api_url, api_key=sb.api_key).request_json("GET", "/account")  # doctest: +SKIP
-        {'account': {...}}
+        >>> from vultr_toolkit.sandbox import Sandbox
+        >>> with Sandbox(seed=0) as sb, HTTPCore(sb.api_url, api_key=sb.api_key) as core:
+        ...     sorted(core.request_json("GET", "/account"))
+        ['account']
         """
         return self.request(method, path, params=params, json=json, idempotent=idempotent,
                             timeout_s=timeout_s, headers=headers).data
@@ -1013,8 +283,15 @@ class HTTPCore(_CoreBase):
                headers: Mapping[str, str] | None = None) -> Iterator[StreamResponse]:
         """Open a streamed response, retrying only until it is open; then hand it over, never retried.
 
-        >>> with core.stream("POST", "/chat/completions", json=body) as s:  # doctest: +SKIP
-        ...     for line in s.iter_lines(): print(line)
+        >>> from vultr_toolkit.sandbox import Sandbox
+        >>> body = {"model": "qwen3.8-27b", "messages": [{"role": "user", "content": "hi"}], "stream": True,
+        ...         "max_tokens": 4}
+        >>> with Sandbox(seed=0, time_scale=0.01) as sb:
+        ...     with HTTPCore(sb.inference_url, api_key=sb.inference_api_key) as core:
+        ...         with core.stream("POST", "/chat/completions", json=body) as s:
+        ...             events = [line for line in s.iter_lines() if line.startswith("data: ")]
+        >>> s.status, events[-1]
+        (200, 'data: [DONE]')
         """
         call = self._new_call(method, path, params, json, idempotent, timeout_s, headers)
         resp: httpx2.Response = self.policy.retrying(**self._hooks(call))(self._open, call)
@@ -1129,7 +406,14 @@ class AsyncHTTPCore(_CoreBase):
                            headers: Mapping[str, str] | None = None) -> dict[str, Any]:
         """Like :meth:`request` but returns only the JSON object.
 
-        >>> await AsyncHTTPCore(url, api_key=key).request_json("GET", "/account")  # doctest: +SKIP
+        >>> import asyncio
+        >>> from vultr_toolkit.sandbox import Sandbox
+        >>> async def account(url: str, key: str) -> dict:
+        ...     async with AsyncHTTPCore(url, api_key=key) as core:
+        ...         return await core.request_json("GET", "/account")
+        >>> with Sandbox(seed=0) as sb:
+        ...     sorted(asyncio.run(account(sb.api_url, sb.api_key)))
+        ['account']
         """
         resp = await self.request(method, path, params=params, json=json, idempotent=idempotent,
                                   timeout_s=timeout_s, headers=headers)
@@ -1141,8 +425,17 @@ class AsyncHTTPCore(_CoreBase):
                      headers: Mapping[str, str] | None = None) -> AsyncIterator[AsyncStreamResponse]:
         """Open a streamed response, retrying only until it is open; then hand it over, never retried.
 
-        >>> async with core.stream("POST", "/chat/completions", json=body) as s:  # doctest: +SKIP
-        ...     async for line in s.aiter_lines(): print(line)
+        >>> import asyncio
+        >>> from vultr_toolkit.sandbox import Sandbox
+        >>> body = {"model": "qwen3.8-27b", "messages": [{"role": "user", "content": "hi"}], "stream": True,
+        ...         "max_tokens": 4}
+        >>> async def last_event(url: str, key: str) -> str:
+        ...     async with AsyncHTTPCore(url, api_key=key) as core:
+        ...         async with core.stream("POST", "/chat/completions", json=body) as s:
+        ...             return [line async for line in s.aiter_lines() if line.startswith("data: ")][-1]
+        >>> with Sandbox(seed=0, time_scale=0.01) as sb:
+        ...     asyncio.run(last_event(sb.inference_url, sb.inference_api_key))
+        'data: [DONE]'
         """
         call = self._new_call(method, path, params, json, idempotent, timeout_s, headers)
         resp: httpx2.Response = await self.policy.async_retrying(**self._hooks(call))(self._open, call)
