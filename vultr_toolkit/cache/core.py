@@ -78,10 +78,10 @@ from hashlib import sha256
 from typing import Any, NamedTuple, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
-from ._cache_codec import InvalidEntry, decode_entry, encode_entry
-from ._errors import CacheError, ConfigError
-from ._redact import check_url_userinfo, redact, redact_url, register_url_passwords
-from ._tls import check_redis_url
+from .._errors import CacheError, ConfigError
+from .._redact import check_url_userinfo, redact, redact_url, register_url_passwords
+from .._tls import check_redis_url
+from ._codec import InvalidEntry, decode_entry, encode_entry
 
 __all__ = ["Cache", "CacheStats", "Claim"]
 
