@@ -357,7 +357,3 @@ class RetryPolicy:
                                       **self._tenacity_kwargs(idempotent, budget, on_retry, on_denied))
 
 
-
-# vultr_toolkit/__init__.py sets RetryPolicy.__module__ = "vultr_toolkit" (what users see in reprs and help());
-# doctest would then skip it as "not from this module", so list it here to keep its examples executed.
-__test__ = {"RetryPolicy": RetryPolicy}

@@ -54,7 +54,3 @@ class _Counters:
             return CacheStats(**self.c)
 
 
-
-# vultr_toolkit/__init__.py sets CacheStats.__module__ = "vultr_toolkit" (what users see); doctest would then skip
-# it as "not from this module", so it is listed here to keep any example it gains executed.
-__test__ = {"CacheStats": CacheStats}

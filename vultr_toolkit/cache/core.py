@@ -620,7 +620,3 @@ class Cache:
     def __repr__(self) -> str:
         return f"Cache(backend={self.backend!r}, namespace={self.namespace!r})"
 
-
-# vultr_toolkit/__init__.py sets Cache.__module__ = "vultr_toolkit" (what users see in reprs and help()); doctest
-# would then skip it as "not from this module", so it is listed here to keep its examples executed.
-__test__ = {"Cache": Cache, "Claim": Claim}
