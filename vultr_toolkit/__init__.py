@@ -15,6 +15,8 @@ attribute access (PEP 562), so ``import vultr_toolkit`` stays fast.
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import TYPE_CHECKING, Any
 
 from ._errors import (
@@ -46,10 +48,10 @@ from ._version import __version__
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from . import bench, health, inventory, plot, report, store, widgets
-    from ._http import RetryPolicy
+    from ._http.retry import RetryPolicy
     from ._tls import InsecureTLSWarning
     from .api.management import PaginationWarning
-    from .cache import Cache
+    from .cache import Cache, CacheStats
     from .client import AsyncClient, Client
     from .sandbox import Sandbox
 
@@ -57,11 +59,12 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
 _LAZY: dict[str, tuple[str, str | None]] = {
     "AsyncClient": (".client", "AsyncClient"),
     "Cache": (".cache", "Cache"),
+    "CacheStats": (".cache", "CacheStats"),
     "Client": (".client", "Client"),
     "HealthMonitor": (".health", "HealthMonitor"),
     "InsecureTLSWarning": ("._tls", "InsecureTLSWarning"),
     "PaginationWarning": (".api.management", "PaginationWarning"),
-    "RetryPolicy": ("._http", "RetryPolicy"),
+    "RetryPolicy": ("._http.retry", "RetryPolicy"),
     "Sandbox": (".sandbox", "Sandbox"),
     "bench": (".bench", None),
     "check_health": (".health", "check_health"),
@@ -86,6 +89,7 @@ __all__ = [
     "BadRequestError",
     "Cache",
     "CacheError",
+    "CacheStats",
     "Client",
     "ConfigError",
     "HealthMonitor",
@@ -120,6 +124,27 @@ __all__ = [
 ]
 
 
+def _as_public(obj: Any) -> None:
+    """Make a re-exported class or function report ``vultr_toolkit`` as its module, as httpx does for its names.
+
+    ``repr``, ``help()``, tracebacks and pickles then say ``vultr_toolkit.RetryPolicy`` (not the private module
+    it lives in); pickle and unpickle resolve that name through this package (lazily, by ``__getattr__``). Doctest
+    skips objects whose ``__module__`` is another module, so the object is also listed in its home module's
+    ``__test__``: its docstring examples keep running wherever the suite collects that module.
+    """
+    if not isinstance(obj, type | types.FunctionType) or obj.__module__ == __name__:
+        return
+    home = sys.modules[obj.__module__]
+    home.__dict__.setdefault("__test__", {})[obj.__name__] = obj
+    obj.__module__ = __name__
+
+
+for _name in __all__:
+    if _name in globals():  # the eager names; the lazy ones are made public when first loaded
+        _as_public(globals()[_name])
+del _name
+
+
 def __getattr__(name: str) -> Any:
     try:
         module_name, attr = _LAZY[name]
@@ -127,6 +152,8 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module 'vultr_toolkit' has no attribute {name!r}") from None
     module = importlib.import_module(module_name, __name__)
     value = module if attr is None else getattr(module, attr)
+    if attr is not None:
+        _as_public(value)
     globals()[name] = value  # cache: the next access is a plain attribute lookup
     return value
 

@@ -69,14 +69,34 @@ __all__ = [
 
 
 class VultrToolkitError(Exception):
-    """Base class of every error raised by vultr_toolkit. Its message is always redacted."""
+    """Base class of every error raised by vultr_toolkit. Its message is always redacted.
+
+    Errors pickle (they cross Dask worker and process boundaries) with their attributes:
+
+    >>> import pickle
+    >>> err = pickle.loads(pickle.dumps(IncompleteListError("short list", received=1, total=2, reason="cap")))
+    >>> type(err).__name__, err.received, str(err)
+    ('IncompleteListError', 1, 'short list')
+    """
 
     def __init__(self, message: str) -> None:
         super().__init__(redact(message))
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Rebuilt without calling __init__ (which BaseException's default, cls(*args), does): subclasses take
+        # required keyword arguments (IncompleteListError) that args does not hold. __dict__ carries the rest.
+        return (_rebuild, (type(self), self.args), self.__dict__)
+
     @property
     def message(self) -> str:
         return str(self.args[0]) if self.args else ""
+
+
+def _rebuild(cls: type[VultrToolkitError], args: tuple[Any, ...]) -> VultrToolkitError:
+    """Unpickle an error: the instance without ``__init__`` (its message was redacted when it was raised)."""
+    err = cls.__new__(cls)
+    err.args = args
+    return err
 
 
 class ConfigError(VultrToolkitError, ValueError):
