@@ -25,7 +25,7 @@ from typing import Any
 from .._errors import VultrToolkitError
 from .._redact import redact
 from ..store.core import HistoryStore
-from ..store.history import samples_frame
+from ..store.samples import samples_frame
 from .probes import Sample
 
 __all__ = ["SampleWriter"]

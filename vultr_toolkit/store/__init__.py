@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from .bundles import BENCHMARK_KIND, INVENTORY_KIND, Bundle, new_run_id
 from .core import HistoryStore, as_store, using_store
-from .history import SAMPLE_COLUMNS, SAMPLE_DTYPES, coerce_samples, empty_samples, samples_frame
+from .samples import SAMPLE_COLUMNS, SAMPLE_DTYPES, coerce_samples, empty_samples, samples_frame
 from .schema import STATUS_NAMES, new_sample_id
 
 __all__ = [
