@@ -47,11 +47,11 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from urllib.parse import urlsplit, urlunsplit
 
-from .._errors import APIError, ConfigError, error_kind
-from .._redact import check_url_userinfo, drop_url_password, redact, redact_obj, register_url_passwords
-from .._settings import Settings, normalize_db_url
-from .._tls import check_redis_url, secure_postgres_url
-from ..store.schema import new_sample_id, to_epoch_us
+from ..._errors import APIError, ConfigError, error_kind
+from ..._redact import check_url_userinfo, drop_url_password, redact, redact_obj, register_url_passwords
+from ..._settings import Settings, normalize_db_url
+from ..._tls import check_redis_url, secure_postgres_url
+from ...store.schema import new_sample_id, to_epoch_us
 
 __all__ = [
     "APIProbe",
@@ -515,7 +515,7 @@ class ValkeyProbe(Probe):
 
 # --- HTTP APIs -------------------------------------------------------------------------------------------------------
 def _http_core(base_url: str, api_key: str | None, timeout_s: float, name: str) -> Any:
-    from .._http import HTTPCore, RetryPolicy
+    from ..._http import HTTPCore, RetryPolicy
 
     # One attempt: retries would hide the failure the probe exists to see and could overrun its deadline.
     return HTTPCore(base_url, api_key=api_key, timeout_s=timeout_s, name=name,
@@ -556,7 +556,7 @@ class InferenceProbe(Probe):
         if not models:
             status, message = "degraded", "the endpoint lists no models"
         if self.deep:
-            from ..api.inference import InferenceAPI
+            from ...api.inference import InferenceAPI
 
             model = self.model or (ids[0] if ids else None)
             result = InferenceAPI(self._core).chat("ping", model=model, max_tokens=1, stream=True,
