@@ -26,7 +26,7 @@ from .._errors import VultrToolkitError
 from .._redact import redact
 from ..store.core import HistoryStore
 from ..store.samples import samples_frame
-from .probes import Sample
+from .sample import Sample
 
 __all__ = ["SampleWriter"]
 

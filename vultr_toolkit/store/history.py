@@ -24,7 +24,15 @@ from sqlalchemy.engine import Connection, Engine
 
 from .. import _redact
 from .._errors import ConfigError
-from .samples import SAMPLE_COLUMNS, SAMPLE_DTYPES, STATUS_DTYPE, coerce_samples, empty_samples, samples_frame
+from .samples import (
+    MESSAGE_MAX_CHARS,
+    SAMPLE_COLUMNS,
+    SAMPLE_DTYPES,
+    STATUS_DTYPE,
+    coerce_samples,
+    empty_samples,
+    samples_frame,
+)
 from .schema import STATUS_CODES, STATUS_NAMES, health_sample
 
 __all__ = [
@@ -40,7 +48,6 @@ __all__ = [
     "write_samples",
 ]
 
-MESSAGE_MAX_CHARS = 500
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _BIG_WRITE_CACHE_KIB = -131072  # negative: KiB (128 MiB)
 

@@ -35,8 +35,11 @@ from .. import _redact
 from .._errors import ConfigError
 from .schema import STATUS_NAMES
 
-__all__ = ["SAMPLE_COLUMNS", "SAMPLE_DTYPES", "STATUS_DTYPE", "coerce_samples", "empty_samples", "samples_frame"]
+__all__ = ["MESSAGE_MAX_CHARS", "SAMPLE_COLUMNS", "SAMPLE_DTYPES", "STATUS_DTYPE", "coerce_samples", "empty_samples",
+           "samples_frame"]
 
+#: A sample's ``message`` is cut to this many characters (by the Sample itself and again by the store's writer).
+MESSAGE_MAX_CHARS = 500
 STATUS_DTYPE = pd.CategoricalDtype(list(STATUS_NAMES))
 
 #: column -> dtype of every sample frame (one source of truth; documented in the module docstring).
@@ -73,7 +76,7 @@ def _record_dict(rec: Any) -> Mapping[str, Any]:
 
 
 def samples_frame(records: Iterable[Any]) -> pd.DataFrame:
-    """Typed sample frame from records (dicts or :class:`~vultr_toolkit.health.probes.Sample` objects).
+    """Typed sample frame from records (dicts or :class:`~vultr_toolkit.health.sample.Sample` objects).
 
     ``details`` may be a dict (serialised to JSON) or JSON text; missing ``sample_id``s are generated.
 
