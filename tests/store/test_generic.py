@@ -169,3 +169,14 @@ def test_history_store_saves_and_loads_any_bundle(sqlite_url: str) -> None:
         bench_id = store.save(_benchmark())
         with pytest.raises(StoreError, match=r"'benchmark' run.*not a 'note'"):
             store.load(bench_id, _Note)
+
+
+def test_a_failed_save_leaves_the_object_unsaved(sqlite_url: str) -> None:
+    secret = InventorySnapshot({"instances": pd.DataFrame({"id": ["a"], "x": [{"password": "hunter2-secret"}]})})
+    with HistoryStore(sqlite_url) as store, pytest.raises(StoreError, match="secret fields"):
+        store.save(secret)
+    assert secret.snapshot_id is None and secret.run_id is None
+    with pytest.raises(StoreError, match="secret fields"):
+        secret.save(sqlite_url)
+    assert secret.snapshot_id is None
+    assert HistoryStore(sqlite_url).list_runs().empty

@@ -186,11 +186,17 @@ class HistoryStore(DeprecatedLoaders):
         """Store ``obj`` (any :class:`~vultr_toolkit.store.bundles.Bundle`) under its kind; returns the run id.
 
         The one id policy: ``run_id`` if given, else the id ``obj`` already has (saving again replaces that run),
-        else a new :func:`~vultr_toolkit.store.bundles.new_run_id` of its kind. ``obj.run_id`` is set first.
+        else a new :func:`~vultr_toolkit.store.bundles.new_run_id` of its kind. ``obj.run_id`` is set first (so
+        ``to_frames`` may record it) and put back if the save fails, so an unsaved object never looks saved.
         """
-        obj.run_id = run_id or obj.run_id or bundles.new_run_id(obj.KIND)
-        meta, frames = obj.to_frames()
-        return self.save_frames(obj.KIND, meta, frames, run_id=obj.run_id)
+        previous = obj.run_id
+        rid = obj.run_id = run_id or previous or bundles.new_run_id(obj.KIND)
+        try:
+            meta, frames = obj.to_frames()
+            return self.save_frames(obj.KIND, meta, frames, run_id=rid)
+        except BaseException:
+            obj.run_id = previous
+            raise
 
     def load(self, run_id: str, cls: type[B]) -> B:
         """The stored run ``run_id`` as a ``cls`` (with ``run_id`` set); StoreError if it is of another kind.
