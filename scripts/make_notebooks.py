@@ -131,7 +131,7 @@ by default, PostgreSQL with a URL); two snapshots taken at different times compa
 store_url = f"sqlite:///{workdir / 'history.sqlite'}"
 snapshot_id = snap.save(store_url)
 sorted(p.name for p in path.iterdir())[:5], snapshot_id"""),
-    code("""again = vt.store.HistoryStore(store_url).load_inventory(snapshot_id)
+    code("""again = vt.inventory.InventorySnapshot.load(store_url, snapshot_id)
 vt.inventory.diff(snap, again)   # nothing changed between the two: an empty diff"""),
     code(CLEANUP),
 ])
@@ -281,7 +281,7 @@ days or code versions can be compared later."""),
     code("""store = vt.store.HistoryStore(f"sqlite:///{workdir / 'bench.sqlite'}")
 run_id = res.save(store)
 store.benchmark_runs()"""),
-    code("""loaded = store.load_benchmark(run_id)
+    code("""loaded = vt.bench.BenchmarkResult.load(store, run_id)
 pd.testing.assert_frame_equal(loaded.summary(), res.summary())   # the same numbers after the round trip
 loaded"""),
     code("""store.close()

@@ -249,7 +249,7 @@ def test_arun_inside_a_running_loop_and_the_result_round_trips(sandbox: vt.Sandb
     res = asyncio.run(notebook_cell())
     assert len(res.requests) == 4 and sorted(res.requests["worker"].tolist()) == [0, 0, 1, 1]
     store = vt.store.HistoryStore(f"sqlite:///{tmp_path / 'h.sqlite'}")
-    back = store.load_benchmark(res.save(store))
+    back = vt.bench.BenchmarkResult.load(store, res.save(store))
     assert back.meta["cluster"] == res.meta["cluster"]
     pd.testing.assert_frame_equal(back.requests, res.requests)
 

@@ -47,14 +47,14 @@ def test_store_round_trip_sqlite_file(result: BenchmarkResult, tmp_path: Path) -
     store = HistoryStore(url)
     runs = store.benchmark_runs()
     assert run_id in set(runs["run_id"])
-    _assert_same(result, store.load_benchmark(run_id))
+    _assert_same(result, BenchmarkResult.load(store, run_id))
 
 
 @pytest.mark.postgres
 def test_store_round_trip_postgres(result: BenchmarkResult, pg_url: str) -> None:
     store = HistoryStore(pg_url)
     run_id = result.save(store)
-    _assert_same(result, store.load_benchmark(run_id))
+    _assert_same(result, BenchmarkResult.load(store, run_id))
 
 
 def test_summary_goodput_uses_the_run_slo(result: BenchmarkResult) -> None:

@@ -89,12 +89,12 @@ def _store_round_trip(snap: InventorySnapshot, url: str) -> None:
     listed = store.inventory_snapshots()
     row = listed[listed["run_id"] == sid].iloc[0]
     assert row["resource_count"] == len(snap.resources) and row["error_count"] == 0
-    loaded = store.load_inventory(sid)
+    loaded = InventorySnapshot.load(store, sid)
     assert isinstance(loaded, InventorySnapshot) and loaded.snapshot_id == sid
     _assert_identical(snap, loaded)
     # 0-row frames survive too
     empty = InventorySnapshot({n: empty_frame(n) for n in snap.frames}, snap.errors, snap.fetched_at)
-    again = HistoryStore(url).load_inventory(empty.save(url))  # a URL string works as the store too
+    again = InventorySnapshot.load(url, empty.save(url))  # a URL string works as the store too
     _assert_identical(empty, again)
     assert again.snapshot_id == empty.snapshot_id != sid
 

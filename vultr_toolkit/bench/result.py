@@ -9,7 +9,7 @@ Example::
 
     res = vt.bench.run(client, model="qwen3.8-27b", concurrency=[1, 8], requests=32, max_tokens=64)
     res.summary()[["level", "ttft_s_p50", "tpot_s_p50", "itl_s_p99", "output_tokens_per_s"]]
-    run_id = res.save()                     # default history store; vt.store.HistoryStore().load_benchmark(run_id)
+    run_id = res.save()                     # default history store; BenchmarkResult.load(None, run_id)
     vt.bench.compare(res, other)            # side by side with ratios
 """
 
@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import warnings
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Final, cast
+from typing import TYPE_CHECKING, Any, ClassVar, Final, cast
 
 import numpy as np
 import pandas as pd
@@ -27,6 +27,8 @@ from .metrics import ERROR_KINDS, summarise
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
+
+    from ..store import HistoryStore
 
 __all__ = ["CHUNK_COLUMNS", "LEVEL_COLUMNS", "REQUEST_COLUMNS", "BenchmarkResult", "compare"]
 
@@ -163,13 +165,17 @@ def build_frames(rows: Sequence[dict[str, Any]], chunk_cols: Sequence[dict[str, 
 class BenchmarkResult:
     """One benchmark run: raw frames plus JSON-safe metadata (model, endpoint, arguments; never a key).
 
-    Attributes: ``requests``, ``chunks``, ``levels`` (DataFrames) and ``meta`` (dict).
+    Attributes: ``requests``, ``chunks``, ``levels`` (DataFrames), ``meta`` (dict) and ``run_id`` (set once
+    saved to or loaded from a history store; a :class:`~vultr_toolkit.store.Bundle` of kind ``"benchmark"``).
     """
+
+    KIND: ClassVar[str] = "benchmark"
 
     requests: pd.DataFrame
     chunks: pd.DataFrame
     levels: pd.DataFrame
     meta: dict[str, Any]
+    run_id: str | None = dataclasses.field(default=None, compare=False)
 
     # --- derived views ----------------------------------------------------------------------------------------
     def summary(self, slo: Mapping[str, float] | None = None, *, warn: bool = True) -> pd.DataFrame:
@@ -214,7 +220,7 @@ class BenchmarkResult:
         fig.suptitle(f"{model} — {label}" if label and label != model else f"{model} — benchmark")
         return fig
 
-    # --- persistence (shared/store contract) ------------------------------------------------------------------
+    # --- persistence (the store's Bundle protocol) ---------------------------------------------------------------
     def to_frames(self) -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:
         """``(meta, {"requests", "chunks", "levels"})`` for the history store (JSON-safe meta, no secrets)."""
         return dict(self.meta), {"requests": self.requests, "chunks": self.chunks, "levels": self.levels}
@@ -225,15 +231,33 @@ class BenchmarkResult:
         return cls(_coerce(frames["requests"], REQUEST_COLUMNS), _coerce(frames["chunks"], CHUNK_COLUMNS),
                    _coerce(frames["levels"], LEVEL_COLUMNS), dict(meta))
 
-    def save(self, store: Any = None) -> str:
+    def save(self, store: HistoryStore | str | None = None) -> str:
         """Save to a history store (a ``HistoryStore``, a store URL, or None for the default); returns run_id.
 
-        >>> run_id = res.save("sqlite:///bench.sqlite")  # doctest: +SKIP
-        """
-        from ..store import BENCHMARK_KIND, as_store
+        A store opened here from a URL is closed again. Saving the same result again replaces its run.
 
-        run_id: str = as_store(store).save_frames(BENCHMARK_KIND, *self.to_frames())
-        return run_id
+        >>> from vultr_toolkit.bench.result import BenchmarkResult, build_frames
+        >>> res = BenchmarkResult(*build_frames([], [], [], wall_ns=0, mono_ns=0), meta={"model": "m"})
+        >>> res.save("sqlite://").startswith("benchmark-")
+        True
+        """
+        from ..store import using_store
+
+        with using_store(store) as st:
+            return st.save(self)
+
+    @classmethod
+    def load(cls, store: HistoryStore | str | None, run_id: str) -> BenchmarkResult:
+        """The stored benchmark run ``run_id``; :class:`~vultr_toolkit.StoreError` if unknown or not a benchmark.
+
+        >>> BenchmarkResult.load("sqlite://", "benchmark-unknown")   # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        vultr_toolkit._errors.StoreError: no stored run with run_id 'benchmark-unknown'; ...
+        """
+        from ..store import using_store
+
+        with using_store(store) as st:
+            return st.load(run_id, cls)
 
     def _repr_html_(self) -> str:
         # Jupyter: the one-line repr plus the headline columns of the summary

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..store.history import SAMPLE_COLUMNS, coerce_samples
+from ..store.samples import SAMPLE_COLUMNS, coerce_samples
 
 __all__ = ["INCIDENT_DTYPES", "SUMMARY_DTYPES", "details_frame", "incidents", "summarize"]
 

@@ -45,7 +45,7 @@ import pandas as pd
 from .._errors import ConfigError
 from .._settings import DEFAULT_INFERENCE_URL, Settings
 from ..store.core import HistoryStore, as_store
-from ..store.history import samples_frame
+from ..store.samples import samples_frame
 from .probes import (
     DEFAULT_TIMEOUT_S,
     APIProbe,

@@ -25,8 +25,8 @@ from typing import Any
 from .._errors import VultrToolkitError
 from .._redact import redact
 from ..store.core import HistoryStore
-from ..store.history import samples_frame
-from .probes import Sample
+from ..store.samples import samples_frame
+from .sample import Sample
 
 __all__ = ["SampleWriter"]
 

@@ -1,7 +1,8 @@
 """InventorySnapshot: every inventory frame of one moment, its errors, a summary, and a way to keep it.
 
 Build one with ``client.inventory.snapshot()``; keep it with ``snap.save(store)`` (the history store's generic
-bundle table, see store_contract) or ``snap.to_parquet(dir)``; compare two with :func:`vultr_toolkit.inventory.diff`.
+bundle table; ``InventorySnapshot.load(store, snapshot_id)`` reads it back) or ``snap.to_parquet(dir)``;
+compare two with :func:`vultr_toolkit.inventory.diff`.
 
 Example::
 
@@ -21,7 +22,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 import pandas as pd
 
@@ -126,7 +127,8 @@ class InventorySnapshot:
       ``snap["instances"]`` is ``snap.frames["instances"]``.
     * ``errors`` — one row per resource that failed: resource, error_kind, status, message.
     * ``fetched_at`` — one UTC timestamp for the whole snapshot (also every row's ``_fetched_at``).
-    * ``source`` — the API base URL; ``snapshot_id`` — set once saved to (or loaded from) a store.
+    * ``source`` — the API base URL; ``snapshot_id`` — set once saved to (or loaded from) a store (also
+      ``run_id``: a snapshot is a :class:`~vultr_toolkit.store.Bundle` of kind ``"inventory"``).
 
     >>> snap = InventorySnapshot({}, errors_frame(), pd.Timestamp("2026-01-01", tz="UTC"))
     >>> snap.summary().columns.tolist()
@@ -138,6 +140,17 @@ class InventorySnapshot:
     fetched_at: pd.Timestamp = field(default_factory=lambda: pd.Timestamp.now(tz="UTC").as_unit("us"))
     source: str = ""
     snapshot_id: str | None = None
+
+    KIND: ClassVar[str] = INVENTORY_KIND
+
+    @property
+    def run_id(self) -> str | None:
+        """The store's name for :attr:`snapshot_id` (the :class:`~vultr_toolkit.store.Bundle` protocol)."""
+        return self.snapshot_id
+
+    @run_id.setter
+    def run_id(self, value: str | None) -> None:
+        self.snapshot_id = value
 
     # --- access ---------------------------------------------------------------------------------------------
     def __getitem__(self, name: str) -> pd.DataFrame:
@@ -273,6 +286,8 @@ class InventorySnapshot:
             "counts": {k: len(v) for k, v in self.frames.items()},
             "schema_version": _SCHEMA_VERSION,
         }
+        if self.snapshot_id is not None:  # HistoryStore.save sets it first, so listings show the snapshot id
+            meta["snapshot_id"] = self.snapshot_id
         frames = {name: _encode_nested(df, name) for name, df in self.frames.items()}
         frames[_ERRORS_NAME] = self.errors
         return meta, frames
@@ -300,23 +315,27 @@ class InventorySnapshot:
         """Store the snapshot in the history store (a :class:`~vultr_toolkit.store.HistoryStore`, a store URL, or
         None for the default store) and return its snapshot id.
 
-        >>> sid = snap.save("sqlite:///inventory.sqlite")                   # doctest: +SKIP
-        >>> vt.store.HistoryStore("sqlite:///inventory.sqlite").load_inventory(sid)   # doctest: +SKIP
-        """
-        from ..store import HistoryStore
-        from ..store.bundles import new_run_id
+        A store opened here from a URL is closed again. Saving the same snapshot again replaces its run.
 
-        # The id is chosen here (not by the store) so that it travels inside meta and a loaded snapshot knows it.
-        sid = self.snapshot_id or new_run_id(INVENTORY_KIND)
-        own = not isinstance(store, HistoryStore)
-        st = HistoryStore(store) if not isinstance(store, HistoryStore) else store
-        try:
-            meta, frames = self.to_frames()
-            self.snapshot_id = st.save_frames(INVENTORY_KIND, {**meta, "snapshot_id": sid}, frames, run_id=sid)
-        finally:
-            if own:
-                st.close()
-        return self.snapshot_id
+        >>> import vultr_toolkit as vt
+        >>> from vultr_toolkit.inventory.snapshot import InventorySnapshot
+        >>> with vt.store.HistoryStore("sqlite://") as store:
+        ...     sid = InventorySnapshot({}).save(store)
+        ...     InventorySnapshot.load(store, sid).snapshot_id == sid
+        True
+        """
+        from ..store import using_store
+
+        with using_store(store) as st:
+            return st.save(self)
+
+    @classmethod
+    def load(cls, store: HistoryStore | str | None, snapshot_id: str) -> InventorySnapshot:
+        """The stored snapshot ``snapshot_id``; :class:`~vultr_toolkit.StoreError` if unknown or not a snapshot."""
+        from ..store import using_store
+
+        with using_store(store) as st:
+            return st.load(snapshot_id, cls)
 
     def to_parquet(self, directory: str | Path) -> Path:
         """Write one Parquet file per frame (nested columns as JSON text), ``_errors.parquet`` and ``meta.json``

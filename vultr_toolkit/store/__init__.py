@@ -6,15 +6,16 @@ Example::
 
     store = vt.store.HistoryStore()                   # VULTR_TOOLKIT_STORE, or a SQLite file in the data dir
     df = store.health_history(since="24h")            # DataFrame, dtypes in vt.store.SAMPLE_DTYPES
-    run_id = store.save_frames("benchmark", meta, frames)
-    meta, frames = store.load_frames(run_id)          # identical dtypes
+    run_id = res.save(store)                          # a BenchmarkResult, an InventorySnapshot: any Bundle
+    res = vt.bench.BenchmarkResult.load(store, run_id)   # identical dtypes; a run of another kind is a StoreError
+    meta, frames = store.load_frames(run_id)          # the generic layer underneath
 """
 
 from __future__ import annotations
 
-from .bundles import BENCHMARK_KIND, INVENTORY_KIND, new_run_id
-from .core import HistoryStore, as_store
-from .history import SAMPLE_COLUMNS, SAMPLE_DTYPES, coerce_samples, empty_samples, samples_frame
+from .bundles import BENCHMARK_KIND, INVENTORY_KIND, Bundle, new_run_id
+from .core import HistoryStore, as_store, using_store
+from .samples import SAMPLE_COLUMNS, SAMPLE_DTYPES, coerce_samples, empty_samples, samples_frame
 from .schema import STATUS_NAMES, new_sample_id
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "SAMPLE_COLUMNS",
     "SAMPLE_DTYPES",
     "STATUS_NAMES",
+    "Bundle",
     "HistoryStore",
     "as_store",
     "coerce_samples",
@@ -30,4 +32,5 @@ __all__ = [
     "new_run_id",
     "new_sample_id",
     "samples_frame",
+    "using_store",
 ]

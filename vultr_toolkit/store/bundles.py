@@ -1,6 +1,9 @@
 """The generic bundle store: a JSON ``meta`` dict plus named DataFrames, stored dtype-exact.
 
-Benchmark runs and inventory snapshots are bundles (kinds :data:`BENCHMARK_KIND` and :data:`INVENTORY_KIND`).
+Any type that implements :class:`Bundle` (a ``KIND``, a ``run_id``, ``to_frames`` and ``from_frames``) saves and
+loads itself through the store; the store never names those types (benchmark runs and inventory snapshots are
+two of them, kinds ``"benchmark"`` and ``"inventory"``). A run keeps its kind, so loading it as another type is
+a :class:`~vultr_toolkit.StoreError` rather than a bogus object.
 Each frame is one Parquet blob (pyarrow keeps pandas' dtype metadata, so ``category``, ``Int64``, ``string`` and
 ``datetime64[us, UTC]`` come back exactly, for 0, 1 or N rows); ``meta`` is a JSON object.
 Saving again under an existing ``run_id`` replaces that bundle, so ``obj.save(store)`` is idempotent.
@@ -16,7 +19,7 @@ import json
 import secrets
 import uuid
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar, Protocol, Self, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -30,6 +33,7 @@ from .schema import bundle_frame, bundle_run
 __all__ = [
     "BENCHMARK_KIND",
     "INVENTORY_KIND",
+    "Bundle",
     "delete_bundle",
     "list_bundles",
     "load_bundle",
@@ -37,9 +41,47 @@ __all__ = [
     "save_bundle",
 ]
 
+# Kept for compatibility (and for list_runs filters): the types themselves own their kind, as ``KIND``.
 BENCHMARK_KIND = "benchmark"
 INVENTORY_KIND = "inventory"
 _RUN_COLUMNS = {"run_id": "string", "kind": "category", "created_at": "datetime64[us, UTC]"}
+
+
+class Bundle(Protocol):
+    """What the store needs of a type to save and load it: a kind, a run id, and a frames round trip.
+
+    ``to_frames()`` returns ``(meta, frames)``: a JSON-serialisable dict and named DataFrames;
+    ``from_frames(meta, frames)`` rebuilds the object from them. ``run_id`` is None until the object is saved or
+    loaded; :meth:`~vultr_toolkit.store.HistoryStore.save` sets it (before calling ``to_frames``, so the object
+    may record it in ``meta``) and :meth:`~vultr_toolkit.store.HistoryStore.load` sets it on what it returns.
+
+    >>> import pandas as pd
+    >>> from vultr_toolkit.store import HistoryStore
+    >>> class Note:
+    ...     KIND = "note"
+    ...     def __init__(self, text: str) -> None:
+    ...         self.text, self.run_id = text, None
+    ...     def to_frames(self):
+    ...         return {"text": self.text}, {"chars": pd.DataFrame({"n": [len(self.text)]})}
+    ...     @classmethod
+    ...     def from_frames(cls, meta, frames):
+    ...         return cls(meta["text"])
+    >>> with HistoryStore("sqlite://") as store:
+    ...     rid = store.save(Note("hi"))
+    ...     store.load(rid, Note).text
+    'hi'
+    """
+
+    KIND: ClassVar[str]
+    run_id: str | None
+
+    def to_frames(self) -> tuple[dict[str, Any], dict[str, pd.DataFrame]]: ...
+
+    @classmethod
+    def from_frames(cls, meta: Mapping[str, Any], frames: Mapping[str, pd.DataFrame]) -> Self: ...
+
+
+B = TypeVar("B", bound=Bundle)
 
 
 def new_run_id(kind: str, now: dt.datetime | None = None) -> str:
@@ -149,12 +191,20 @@ def save_bundle(engine: Engine, kind: str, meta: Mapping[str, Any], frames: Mapp
     return run_id
 
 
-def load_bundle(engine: Engine, run_id: str) -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:
-    """``(meta, frames)`` of a stored bundle, frames in the order they were saved."""
+def load_bundle(engine: Engine, run_id: str, *, kind: str | None = None,
+                ) -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:
+    """``(meta, frames)`` of a stored bundle, frames in the order they were saved.
+
+    ``kind``: the kind the caller expects; a run of another kind raises StoreError (its frames are not read).
+    """
     with engine.connect() as conn:
-        row = conn.execute(sa.select(bundle_run.c.meta).where(bundle_run.c.run_id == run_id)).first()
+        row = conn.execute(sa.select(bundle_run.c.kind, bundle_run.c.meta)
+                           .where(bundle_run.c.run_id == run_id)).first()
         if row is None:
             raise StoreError(f"no stored run with run_id {run_id!r}; list them with store.list_runs(kind)")
+        if kind is not None and row.kind != kind:
+            raise StoreError(f"stored run {run_id!r} is a {row.kind!r} run, not a {kind!r} run; load it as a "
+                             f"{row.kind!r} bundle, or list the {kind!r} runs with store.list_runs({kind!r})")
         blobs = conn.execute(
             sa.select(bundle_frame.c.name, bundle_frame.c.parquet, bundle_frame.c.dtypes)
             .where(bundle_frame.c.run_id == run_id).order_by(bundle_frame.c.position)).all()

@@ -1,10 +1,16 @@
-"""HistoryStore: the one SQL store of health samples, benchmark runs and inventory snapshots."""
+"""HistoryStore: the one SQL store of health samples and of bundles (benchmark runs, inventory snapshots, ...).
+
+The store is generic: it knows bundles only through the :class:`~vultr_toolkit.store.bundles.Bundle` protocol
+and imports no domain module; each type saves and loads itself (``res.save(store)``,
+``BenchmarkResult.load(store, run_id)``).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, TypeVar
 
 import pandas as pd
 import sqlalchemy as sa
@@ -13,21 +19,19 @@ from sqlalchemy.engine import Engine
 from .._errors import StoreError, VultrToolkitError
 from .._redact import redact
 from .._settings import Settings
+from .._store_compat import DeprecatedLoaders
 from . import bundles, history
+from .bundles import B, Bundle
 from .engine import create_store_engine, display_url
 from .schema import metadata
 
-if TYPE_CHECKING:  # pragma: no cover - the store must not import the benchmark engine or inventory at runtime
-    from ..bench.result import BenchmarkResult
-    from ..inventory.snapshot import InventorySnapshot
-
-__all__ = ["HistoryStore", "as_store"]
+__all__ = ["HistoryStore", "as_store", "using_store"]
 
 T = TypeVar("T")
 _SCHEMA_LOCK_KEY = 0x7674_6B5F_7374  # "vtk_st": the advisory lock serialising schema creation
 
 
-class HistoryStore:
+class HistoryStore(DeprecatedLoaders):
     """Health histories, benchmark runs and inventory snapshots in SQLite or PostgreSQL (SQLAlchemy Core).
 
     ``url``: ``sqlite:///path/file.sqlite`` or ``postgresql://user:pw@host/db`` (pinned to psycopg2); default
@@ -178,6 +182,35 @@ class HistoryStore:
         """
         return self._call(f"saving a {kind!r} bundle", bundles.save_bundle, kind, meta, frames, run_id=run_id)
 
+    def save(self, obj: Bundle, *, run_id: str | None = None) -> str:
+        """Store ``obj`` (any :class:`~vultr_toolkit.store.bundles.Bundle`) under its kind; returns the run id.
+
+        The one id policy: ``run_id`` if given, else the id ``obj`` already has (saving again replaces that run),
+        else a new :func:`~vultr_toolkit.store.bundles.new_run_id` of its kind. ``obj.run_id`` is set first (so
+        ``to_frames`` may record it) and put back if the save fails, so an unsaved object never looks saved.
+        """
+        previous = obj.run_id
+        rid = obj.run_id = run_id or previous or bundles.new_run_id(obj.KIND)
+        try:
+            meta, frames = obj.to_frames()
+            return self.save_frames(obj.KIND, meta, frames, run_id=rid)
+        except BaseException:
+            obj.run_id = previous
+            raise
+
+    def load(self, run_id: str, cls: type[B]) -> B:
+        """The stored run ``run_id`` as a ``cls`` (with ``run_id`` set); StoreError if it is of another kind.
+
+        >>> store = HistoryStore("sqlite://")
+        >>> store.load("benchmark-none", type("Kind", (), {"KIND": "benchmark"}))   # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        vultr_toolkit._errors.StoreError: no stored run with run_id 'benchmark-none'; ...
+        """
+        meta, frames = self._call(f"loading run {run_id!r}", bundles.load_bundle, run_id, kind=cls.KIND)
+        obj = cls.from_frames(meta, frames)
+        obj.run_id = run_id
+        return obj
+
     def load_frames(self, run_id: str) -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:
         """``(meta, frames)`` of a stored bundle; raises StoreError for an unknown run id."""
         return self._call(f"loading run {run_id!r}", bundles.load_bundle, run_id)
@@ -198,21 +231,9 @@ class HistoryStore:
         """Stored benchmark runs (``list_runs("benchmark")``)."""
         return self.list_runs(bundles.BENCHMARK_KIND)
 
-    def load_benchmark(self, run_id: str) -> BenchmarkResult:
-        """A stored benchmark run as a :class:`~vultr_toolkit.bench.result.BenchmarkResult`."""
-        from ..bench.result import BenchmarkResult
-
-        return BenchmarkResult.from_frames(*self.load_frames(run_id))
-
     def inventory_snapshots(self) -> pd.DataFrame:
         """Stored inventory snapshots (``list_runs("inventory")``)."""
         return self.list_runs(bundles.INVENTORY_KIND)
-
-    def load_inventory(self, snapshot_id: str) -> InventorySnapshot:
-        """A stored snapshot as an :class:`~vultr_toolkit.inventory.snapshot.InventorySnapshot`."""
-        from ..inventory.snapshot import InventorySnapshot
-
-        return InventorySnapshot.from_frames(*self.load_frames(snapshot_id))
 
 
 def _first_line(exc: BaseException) -> str:
@@ -231,3 +252,24 @@ def as_store(store: HistoryStore | str | None = None) -> HistoryStore:
     if isinstance(store, HistoryStore):
         return store
     return HistoryStore(store)
+
+
+@contextlib.contextmanager
+def using_store(store: HistoryStore | str | None = None) -> Iterator[HistoryStore]:
+    """:func:`as_store` for one operation: closes the store on exit only if it opened it (a URL or None).
+
+    What every ``obj.save(store)`` / ``Type.load(store, run_id)`` uses, so a store the caller passed stays open
+    for the caller and one opened from a URL does not keep its connection pool until garbage collection.
+
+    >>> with using_store("sqlite://") as st:
+    ...     st.dialect
+    'sqlite'
+    """
+    if isinstance(store, HistoryStore):
+        yield store
+        return
+    opened = HistoryStore(store)
+    try:
+        yield opened
+    finally:
+        opened.close()
