@@ -6,11 +6,14 @@ bundle table, see store_contract) or ``snap.to_parquet(dir)``; compare two with 
 Example::
 
     >>> import vultr_toolkit as vt
-    >>> with vt.Sandbox(seed=0) as sb:                               # doctest: +SKIP
-    ...     snap = vt.Client(sb.settings()).inventory.snapshot(progress=False)
-    ...     snap.summary()                                           # resource_type × region: count, cost
-    ...     snap.resources                                           # one long table of everything billable
-    ...     snap.save("sqlite:///inventory.sqlite")                  # -> "inventory-20261125T…"
+    >>> with vt.Sandbox(seed=0) as sb, vt.Client(sb.settings()) as client:
+    ...     snap = client.inventory.snapshot(progress=False)
+    >>> snap.summary().columns.tolist()                          # resource_type × region: count, cost
+    ['resource_type', 'region', 'count', 'monthly_cost_usd']
+    >>> snap.resources.shape                                     # one long table of everything billable
+    (57, 7)
+    >>> snap.save("sqlite:///inventory.sqlite")
+    'inventory-...'
 """
 
 from __future__ import annotations
@@ -300,8 +303,9 @@ class InventorySnapshot:
         """Store the snapshot in the history store (a :class:`~vultr_toolkit.store.HistoryStore`, a store URL, or
         None for the default store) and return its snapshot id.
 
-        >>> sid = snap.save("sqlite:///inventory.sqlite")                   # doctest: +SKIP
-        >>> vt.store.HistoryStore("sqlite:///inventory.sqlite").load_inventory(sid)   # doctest: +SKIP
+        >>> sid = snap.save("sqlite:///inventory.sqlite")
+        >>> vt.store.HistoryStore("sqlite:///inventory.sqlite").load_inventory(sid).resources.shape
+        (57, 7)
         """
         from ..store import HistoryStore
         from ..store.bundles import new_run_id
@@ -322,7 +326,10 @@ class InventorySnapshot:
         """Write one Parquet file per frame (nested columns as JSON text), ``_errors.parquet`` and ``meta.json``
         into ``directory``; :meth:`read_parquet` reads it back with identical dtypes.
 
-        >>> snap.to_parquet("snap-2026-11-25/")                        # doctest: +SKIP
+        >>> snap.to_parquet("snap-2026-11-25/")
+        PosixPath('snap-2026-11-25')
+        >>> vt.inventory.InventorySnapshot.read_parquet("snap-2026-11-25/").resources.shape
+        (57, 7)
         """
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
