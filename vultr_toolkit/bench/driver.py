@@ -218,9 +218,14 @@ def run(client_or_settings: Any = None, *, model: str, prompts: Sequence[Any] | 
     :class:`BenchmarkInterruptedWarning`, so the kernel keeps it; in a script the KeyboardInterrupt is
     re-raised (Ctrl-C still stops the script) with the result on ``exc.partial_result``.
 
-    >>> res = vt.bench.run(client, model="qwen3.8-27b", concurrency=[1, 8], requests=32,
-    ...                    max_tokens=64)  # doctest: +SKIP
-    >>> res.summary()  # doctest: +SKIP
+    >>> res = vt.bench.run(client, model="qwen3.8-27b", concurrency=[1, 8], requests=16,
+    ...                    max_tokens=32)
+    >>> res
+    <BenchmarkResult model='qwen3.8-27b' mode=concurrency levels=[1, 8] requests=32 errors=0 chunks=...>
+    >>> res.summary()[["level", "requests", "errors"]]
+       level  requests  errors
+    0    1.0        16       0
+    1    8.0        16       0
     """
     cfg, plan, meta = _prepare(client_or_settings, model=model, prompts=prompts, input_tokens=input_tokens,
                                max_tokens=max_tokens, concurrency=concurrency, rate=rate, burstiness=burstiness,
@@ -262,8 +267,11 @@ async def arun(client_or_settings: Any = None, *, model: str, prompts: Sequence[
     """Async :func:`run` (same arguments). The engine still runs on its own loop, so the caller's loop stays
     responsive and adds no latency to the measurement.
 
-    >>> res = await vt.bench.arun(client, model="qwen3.8-27b", rate=[2, 4], duration_s=10,
-    ...                           max_tokens=64)  # doctest: +SKIP
+    >>> import asyncio
+    >>> async def main():
+    ...     return await vt.bench.arun(client, model="qwen3.8-27b", rate=[2, 4], duration_s=1, max_tokens=16)
+    >>> asyncio.run(main()).summary()["level"].tolist()
+    [2.0, 4.0]
     """
     cfg, plan, meta = _prepare(client_or_settings, model=model, prompts=prompts, input_tokens=input_tokens,
                                max_tokens=max_tokens, concurrency=concurrency, rate=rate, burstiness=burstiness,

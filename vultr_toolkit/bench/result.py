@@ -178,7 +178,10 @@ class BenchmarkResult:
 
         Warns when the client rather than the server may be the bottleneck (schedule lag p99 > 10 ms).
 
-        >>> res.summary(slo={"ttft_s": 0.5, "tpot_s": 0.05})[["level", "goodput_rps"]]  # doctest: +SKIP
+        >>> res.summary(slo={"ttft_s": 0.5, "tpot_s": 0.05})[["level", "goodput_rps"]]
+           level  goodput_rps
+        0    1.0          ...
+        1    4.0          ...
         """
         out = summarise(self.requests, self.chunks, self.levels, slo=slo if slo is not None else self.meta.get("slo"),
                         pricing=self.meta.get("pricing"))
@@ -226,7 +229,11 @@ class BenchmarkResult:
     def save(self, store: Any = None) -> str:
         """Save to a history store (a ``HistoryStore``, a store URL, or None for the default); returns run_id.
 
-        >>> run_id = res.save("sqlite:///bench.sqlite")  # doctest: +SKIP
+        >>> run_id = res.save("sqlite:///bench.sqlite")
+        >>> run_id
+        'benchmark-...'
+        >>> vt.store.HistoryStore("sqlite:///bench.sqlite").load_benchmark(run_id).requests.shape == res.requests.shape
+        True
         """
         from ..store import BENCHMARK_KIND, as_store
 
@@ -262,7 +269,15 @@ def compare(a: BenchmarkResult | pd.DataFrame, b: BenchmarkResult | pd.DataFrame
     Long form: ``level``, ``metric``, ``a``, ``b``, ``ratio``, ``a_label``, ``b_label``; levels present in only
     one run get NA on the other side. Accepts results or their ``summary()`` frames.
 
-    >>> vt.bench.compare(before, after, metrics=["ttft_s_p50", "output_tokens_per_s"])  # doctest: +SKIP
+    >>> before = vt.bench.run(client, model="qwen3.8-27b", concurrency=[1, 4], requests=8, max_tokens=16)
+    >>> after = vt.bench.run(client, model="qwen3.8-27b", concurrency=[1, 4], requests=8, max_tokens=16)
+    >>> cmp = vt.bench.compare(before, after, metrics=["ttft_s_p50", "output_tokens_per_s"])
+    >>> cmp[["level", "metric", "a_label", "b_label"]]
+       level               metric a_label b_label
+    0    1.0           ttft_s_p50       a       b
+    1    4.0           ttft_s_p50       a       b
+    2    1.0  output_tokens_per_s       a       b
+    3    4.0  output_tokens_per_s       a       b
     """
     sa = a.summary(slo, warn=False) if isinstance(a, BenchmarkResult) else a
     sb = b.summary(slo, warn=False) if isinstance(b, BenchmarkResult) else b
