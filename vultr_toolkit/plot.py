@@ -53,7 +53,8 @@ def plot_latency_vs_load(df: Any, *, ax: Axes | None = None, metrics: tuple[str,
 
     ``df`` is ``res.summary()`` (or the result). ``band`` shades up to that percentile.
 
-    >>> ax = plot_latency_vs_load(res.summary())  # doctest: +SKIP
+    >>> ax = plot_latency_vs_load(res.summary()); ax.get_title()
+    'Latency vs load'
     """
     s = _frame(df, "summary").sort_values("level")
     ax = _axes(ax)
@@ -87,7 +88,8 @@ def _ecdf(ax: Axes, values: pd.Series, label: str, **kw: Any) -> None:
 def plot_ttft_ecdf(df: Any, *, ax: Axes | None = None, by: str = "level", **kw: Any) -> Axes:
     """Empirical CDF of ``ttft_s`` of successful measured requests, one curve per level.
 
-    >>> ax = plot_ttft_ecdf(res.requests)  # doctest: +SKIP
+    >>> ax = plot_ttft_ecdf(res.requests); ax.get_title()
+    'TTFT ECDF'
     """
     r = _frame(df, "requests")
     ok = r[(r["status"] == "ok") & (r.get("phase", "measure") == "measure")]
@@ -110,7 +112,8 @@ def plot_itl_ecdf(df: Any, *, ax: Axes | None = None, **kw: Any) -> Axes:
 
     ``df`` is ``res.chunks`` (or the result).
 
-    >>> ax = plot_itl_ecdf(res.chunks)  # doctest: +SKIP
+    >>> ax = plot_itl_ecdf(res.chunks); ax.get_title()
+    'ITL ECDF (token-weighted)'
     """
     from .bench.metrics import itl_samples
 
@@ -131,7 +134,8 @@ def plot_itl_ecdf(df: Any, *, ax: Axes | None = None, **kw: Any) -> Axes:
 def plot_throughput(df: Any, *, ax: Axes | None = None, **kw: Any) -> Axes:
     """Output tokens/s against load, with requests/s on a twin axis.
 
-    >>> ax = plot_throughput(res.summary())  # doctest: +SKIP
+    >>> ax = plot_throughput(res.summary()); ax.get_title()
+    'Throughput vs load'
     """
     s = _frame(df, "summary").sort_values("level")
     ax = _axes(ax)
@@ -156,7 +160,9 @@ def plot_compare(df: pd.DataFrame, *, ax: Axes | None = None, metric: str | None
     """Ratios b/a from :func:`vultr_toolkit.bench.compare` per level, one bar group per metric (or one metric's
     values side by side when ``metric`` is given).
 
-    >>> ax = plot_compare(vt.bench.compare(before, after))  # doctest: +SKIP
+    >>> before, after = res, res   # two runs, e.g. before and after a change
+    >>> ax = plot_compare(vt.bench.compare(before, after)); ax.get_title()
+    'Comparison (1 = no change)'
     """
     ax = _axes(ax)
     a_label = str(df["a_label"].iloc[0]) if len(df) else "a"
@@ -221,7 +227,8 @@ def plot_inventory(df: Any, *, by: str = "region", value: str = "count", stack: 
     by another column; ``"auto"`` stacks regions by resource type and resource types by status; None: one colour.
     Resources without a region are shown as ``global``.
 
-    >>> ax = plot_inventory(snap.resources, by="region", value="monthly_cost_usd")  # doctest: +SKIP
+    >>> ax = plot_inventory(snap.resources, by="region", value="monthly_cost_usd"); ax.get_title()
+    'Monthly cost by region'
     """
     if by not in ("region", "resource_type"):
         raise ValueError(f"plot_inventory(by={by!r}): use 'region' or 'resource_type'")
@@ -270,7 +277,8 @@ def plot_cost(df: Any, *, top: int = 15, ax: Axes | None = None, **kw: Any) -> A
 
     ``df`` is ``snapshot.resources`` (or the snapshot); resources without a known cost are left out.
 
-    >>> ax = plot_cost(snap.resources, top=10)  # doctest: +SKIP
+    >>> ax = plot_cost(snap.resources, top=10); ax.get_title()
+    'Top 10 resources by monthly cost'
     """
     res = _resources(df)
     cost = res["monthly_cost_usd"].astype("Float64")
@@ -338,7 +346,8 @@ def plot_health_timeline(history: pd.DataFrame, *, ax: Axes | None = None, overa
     Each sample colours the time until the target's next sample (the last one: the median probe interval).
     ``overall=False`` leaves out the monitor's ``overall`` row.
 
-    >>> ax = plot_health_timeline(monitor.samples())  # doctest: +SKIP
+    >>> ax = plot_health_timeline(monitor.samples()); ax.get_title()
+    'Health timeline (2 incidents)'
     """
     import matplotlib.dates as mdates
     from matplotlib.patches import Patch
@@ -425,7 +434,9 @@ def plot_health_latency(history: pd.DataFrame, *, ax: Axes | None = None, freq: 
     :func:`vultr_toolkit.health.summarize`, each drawn at its middle. The ``overall`` row (a tick's wall time)
     is left out unless asked.
 
-    >>> ax = plot_health_latency(store.health_history(since="24h"), freq="1h")  # doctest: +SKIP
+    >>> store = vt.store.HistoryStore()
+    >>> ax = plot_health_latency(store.health_history(since="24h"), freq="1h"); ax.get_title()
+    'Probe latency percentiles per 1h bucket'
     """
     from .health.analysis import summarize
 
