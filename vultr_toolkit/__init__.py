@@ -74,7 +74,8 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "plot": (".plot", None),
     "report": (".report", None),
     "store": (".store", None),
-    "test_services": (".health", "test_services"),
+    "test_services": (".health", "test_services"),  # deprecated alias of verify_services (not in __all__)
+    "verify_services": (".health", "verify_services"),
     "widgets": (".widgets", None),
 }
 
@@ -119,7 +120,7 @@ __all__ = [
     "plot",
     "report",
     "store",
-    "test_services",
+    "verify_services",
     "widgets",
 ]
 

@@ -568,7 +568,7 @@ def plot_health_latency(history: pd.DataFrame, *, ax: Axes | None = None, freq: 
         s = s.assign(_label=_target_labels(s).to_numpy())
         for i, (lbl, grp) in enumerate(s.groupby("_label", sort=False)):
             grp = grp.sort_values("bucket_at")
-            # Each point at its bucket's middle, so it lines up with the samples it summarises.
+            # Each point at its bucket's middle, so it lines up with the samples it summarizes.
             x = _naive_utc(grp["bucket_at"] + pd.Timedelta(freq) / 2)
             for p in percentiles:
                 # Line style is the percentile; the target is the colour, or with color= the marker.

@@ -8,7 +8,7 @@ route                                                       body (from)
 ``GET  /api/vultr/stats``                                   ``{"checked_at", "services": {name: {stat: v}}, "rows"}``
                                                             (:func:`vultr_toolkit.get_stats`; counts as integers)
 ``POST /api/vultr/test``                                    ``{"ok", "services": {name: ok}, "steps": [...]}``
-                                                            (:func:`vultr_toolkit.test_services`)
+                                                            (:func:`vultr_toolkit.verify_services`)
 ``GET  /api/vultr/management/account``                      ``{"account": {...}}``
 ``GET  /api/vultr/management/databases[?engine=pg]``        ``{"databases": [...], "count"}``
 ``GET  /api/vultr/management/databases/{id}``               ``{"database": {...}}``; 404 when unknown
@@ -210,7 +210,7 @@ def stats_body(records: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def test_body(df: pd.DataFrame) -> dict[str, Any]:
-    """``test_services()`` frame -> ``{"ok", "services": {service: ok}, "steps"}``."""
+    """``verify_services()`` frame -> ``{"ok", "services": {service: ok}, "steps"}``."""
     steps = frame_records(df)
     services: dict[str, bool] = {}
     for s in steps:
@@ -485,9 +485,9 @@ class StatusService:
         return _json(stats_body(stat_records(health)))
 
     async def _test(self, request: web.Request) -> web.Response:
-        from .health import test_services
+        from .health import verify_services
 
-        return _json(test_body(await self._probe(test_services, self.settings, timeout_s=self.timeout_s)))
+        return _json(test_body(await self._probe(verify_services, self.settings, timeout_s=self.timeout_s)))
 
     async def _account(self, request: web.Request) -> web.Response:
         df = await self._manage(lambda: self._vultr().inventory.get_account_info())

@@ -112,7 +112,7 @@ def test_library_tour_leaks_no_canary(canary_stack: CanaryStack, tmp_path: Path,
         with vt.HealthMonitor(s, store=sqlite_store, monitor_id="canary") as mon:
             mon.run(interval_s=0.2, count=1, progress=False)
 
-        for name in ("check_health", "get_stats", "test_services"):
+        for name in ("check_health", "get_stats", "verify_services"):
             _scan_obj(f, name, getattr(vt, name)(s))
 
         res = vt.bench.run(client, model=MODEL, concurrency=[2], requests=4, max_tokens=8, progress=False)

@@ -65,7 +65,7 @@ def test_managed_database_usage_samples(sandbox: Sandbox) -> None:
 
 
 def test_test_services_runs_a_tiny_inference_call(sandbox: Sandbox) -> None:
-    df = health.test_services(sandbox.settings())
+    df = health.verify_services(sandbox.settings())
     assert df[["service", "step"]].astype(str).values.tolist() == [["inference", "models"], ["inference", "chat"]]
     assert df["ok"].all(), df.to_string()
 

@@ -1,4 +1,4 @@
-"""check_health / get_stats / test_services (the original trio) against real PostgreSQL and Valkey."""
+"""check_health / get_stats / verify_services (the original trio) against real PostgreSQL and Valkey."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def test_get_stats_is_long_form_pool_and_connection_statistics(pg_url: str, valk
 
 
 def test_test_services_round_trips_leave_no_trace(pg_url: str, valkey_url: str) -> None:
-    df = health.test_services(Settings(postgres_url=pg_url, valkey_url=valkey_url))
+    df = health.verify_services(Settings(postgres_url=pg_url, valkey_url=valkey_url))
     assert df[["service", "step"]].astype(str).values.tolist() == [
         ["postgres", "connect"], ["postgres", "write"], ["postgres", "read"], ["postgres", "delete"],
         ["valkey", "connect"], ["valkey", "write"], ["valkey", "read"], ["valkey", "delete"]]
@@ -46,7 +46,7 @@ def test_test_services_reports_failures_per_step(private_valkey_server: ValkeySe
     private_valkey_server.client().config_set("requirepass", "right-password-5")
     s = Settings(valkey_url=f"redis://:{CANARY}@127.0.0.1:{private_valkey_server.port}/0",
                  postgres_url="postgresql://u@127.0.0.1:1/x")
-    df = health.test_services(s, timeout_s=2)
+    df = health.verify_services(s, timeout_s=2)
     pg = df[df["service"] == "postgres"]
     assert pg["ok"].tolist() == [False] * 4
     assert pg["error_kind"].astype(str).tolist() == ["connection", "skipped", "skipped", "skipped"]

@@ -4,10 +4,10 @@ No I/O here: the transports (httpx2 in ``client.inference``, aiohttp in the benc
 and these functions turn them into typed :class:`ChatChunk` objects. Keeping the parser pure lets the benchmark
 stamp bytes on arrival and parse them later, off the hot path.
 
-Tolerated, because OpenAI-compatible servers differ (``shared/research/vultr-api.md`` §6): ``\\r\\n`` line ends,
-comment / keep-alive lines (``: ping``), multi-line ``data:`` fields, ``event: error``, a missing ``[DONE]``,
-usage in the last chunk, in every chunk (vLLM's ``continuous_usage_stats``) or not at all, reasoning text in
-``delta.reasoning`` (Vultr/OpenRouter) or ``delta.reasoning_content`` (vLLM/DeepSeek).
+Tolerated, because OpenAI-compatible servers differ (Vultr's gateway, vLLM, llama.cpp, OpenRouter):
+``\\r\\n`` line ends, comment / keep-alive lines (``: ping``), multi-line ``data:`` fields, ``event: error``,
+a missing ``[DONE]``, usage in the last chunk, in every chunk (vLLM's ``continuous_usage_stats``) or not at all,
+reasoning text in ``delta.reasoning`` (Vultr/OpenRouter) or ``delta.reasoning_content`` (vLLM/DeepSeek).
 
 Example::
 

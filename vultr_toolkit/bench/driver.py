@@ -208,7 +208,7 @@ def run(client_or_settings: Any = None, **options: Unpack[BenchOptions]) -> Benc
     Closed loop: ``concurrency=[1, 8, 32]`` users (one level each). Open loop: ``rate=`` requests/s (a number or
     a list; Poisson arrivals, ``burstiness`` = gamma shape), optionally capped by ``max_concurrency``. Each level
     sends ``requests`` requests or runs ``duration_s`` seconds (default: max(32, 4×users) requests, or
-    max(32, 10 s × rate)). ``warmup`` requests go first and are flagged, not summarised. ``workers > 1`` spreads
+    max(32, 10 s × rate)). ``warmup`` requests go first and are flagged, not summarized. ``workers > 1`` spreads
     the load over spawned worker processes. ``cluster=`` (a ``dask.distributed.Client``, a Dask cluster object or
     a scheduler address) runs one shard per Dask worker instead — all of them, or the first ``workers`` — with
     clock offsets corrected before merging (:mod:`vultr_toolkit.bench.distributed`).

@@ -74,7 +74,7 @@ class LengthSpec:
         return math.ceil(self.mean + 6 * (self.sd or 0.0))
 
     def to_meta(self) -> dict[str, Any]:
-        """JSON-ready description for ``BenchmarkResult.meta`` (an array is summarised, not copied)."""
+        """JSON-ready description for ``BenchmarkResult.meta`` (an array is summarized, not copied)."""
         if self.values is not None:
             return {"dist": "array", "n": len(self.values), "min": min(self.values), "max": max(self.values),
                     "mean": float(np.mean(self.values))}

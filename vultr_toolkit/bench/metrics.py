@@ -60,6 +60,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._deprecation import renamed
 from .._redact import redact
 from ..api.sse import events_with_stamps, parse_chunk
 
@@ -71,6 +72,7 @@ __all__ = [
     "percentile_stats",
     "split_proportional",
     "summarise",
+    "summarize",
 ]
 
 ERROR_KINDS = ("http_429", "http_5xx", "http_4xx", "in_band_error", "truncated", "timeout", "stalled", "connection",
@@ -293,7 +295,7 @@ def normalise_slo(slo: Mapping[str, float] | None) -> dict[str, float]:
     return out
 
 
-def summarise(requests: pd.DataFrame, chunks: pd.DataFrame, levels: pd.DataFrame, *,
+def summarize(requests: pd.DataFrame, chunks: pd.DataFrame, levels: pd.DataFrame, *,
               slo: Mapping[str, float] | None = None, pricing: Mapping[str, Any] | None = None) -> pd.DataFrame:
     """Per-level summary; see :meth:`vultr_toolkit.bench.BenchmarkResult.summary`."""
     slo_s = normalise_slo(slo)
@@ -357,3 +359,7 @@ def _usd_per_1m_output(ok: pd.DataFrame, pricing: Mapping[str, Any] | None) -> f
     cost = out_tokens * float(pricing["completion_usd_per_token"]) + in_tokens * float(
         pricing.get("prompt_usd_per_token") or 0.0)
     return cost / out_tokens * 1e6
+
+
+# The British spelling, kept one release: the package spells it ``summarize`` everywhere (issue 13: one name).
+summarise = renamed(summarize, "summarise")

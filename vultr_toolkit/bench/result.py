@@ -3,7 +3,7 @@
 ``.requests`` has one row per request sent (warm-up rows included, ``phase="warmup"``, and excluded from the
 summary); ``.chunks`` one row per SSE message received; ``.levels`` one row per load level with the client's
 own diagnostics. :meth:`BenchmarkResult.summary` and every plot are computed from those frames, so a saved
-and reloaded result summarises identically. Metric definitions: :mod:`vultr_toolkit.bench.metrics`.
+and reloaded result summarizes identically. Metric definitions: :mod:`vultr_toolkit.bench.metrics`.
 
 Example::
 
@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final, cast
 import numpy as np
 import pandas as pd
 
-from .metrics import ERROR_KINDS, summarise
+from .metrics import ERROR_KINDS, summarize
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
@@ -191,7 +191,7 @@ class BenchmarkResult:
         0    1.0          ...
         1    4.0          ...
         """
-        out = summarise(self.requests, self.chunks, self.levels, slo=slo if slo is not None else self.meta.get("slo"),
+        out = summarize(self.requests, self.chunks, self.levels, slo=slo if slo is not None else self.meta.get("slo"),
                         pricing=self.meta.get("pricing"))
         if warn and len(out) and bool(out["client_bound"].any()):
             bad = out.loc[out["client_bound"], "level"].tolist()

@@ -27,7 +27,7 @@ from .probes import (
     probe_postgres,
     probe_valkey,
 )
-from .utils import check_health, get_stats, test_services
+from .utils import check_health, get_stats, test_services, verify_services
 
 __all__ = [
     "APIProbe",
@@ -49,4 +49,5 @@ __all__ = [
     "probe_valkey",
     "summarize",
     "test_services",
+    "verify_services",
 ]

@@ -36,6 +36,7 @@ from urllib.parse import quote
 
 import pandas as pd
 
+from .._deprecation import renamed
 from .._errors import (
     APIResponseError,
     AuthenticationError,
@@ -89,7 +90,8 @@ class Fetch:
         return ENDPOINTS[self.endpoint].method
 
 
-# Alternative payload keys seen in the official spec for the same route (research vultr-api.md §5.10).
+# Alternative payload keys seen in the official spec for the same route (``/plans-metal`` answers
+# under ``plans_metal`` live, under ``plans`` in the 2023 OpenAPI document).
 _ALT_KEYS: dict[str, tuple[str, ...]] = {"plans_metal": ("plans",)}
 
 def _missing_key(exc: APIResponseError) -> bool:
@@ -439,15 +441,20 @@ class _InventoryMethods(Generic[FrameT, SnapT, HealthT]):
         """
         return self.databases(engine="valkey")
 
-    def snapshots(self) -> FrameT:
-        """Instance snapshots (sizes in bytes).
+    def instance_snapshots(self) -> FrameT:
+        """Instance snapshots, the saved disk images (sizes in bytes); their ``resource_type`` is ``"snapshots"``.
 
-        >>> client.inventory.snapshots()[["label", "size_bytes"]].head(2)
+        Not to be confused with :meth:`snapshot`, the whole-account inventory at one moment.
+
+        >>> client.inventory.instance_snapshots()[["label", "size_bytes"]].head(2)
                                label    size_bytes
         0  snapshot 0 before upgrade  161061273600
         1  snapshot 1 before upgrade  164282499072
         """
         return self._frame(resource_plan("snapshots", self._lineage()))
+
+    # One letter from snapshot() and unrelated to it: the old name stays one release.
+    snapshots = renamed(instance_snapshots, "snapshots")
 
     def object_storage(self) -> FrameT:
         """Object storage subscriptions (never the S3 keys), priced from their tier.

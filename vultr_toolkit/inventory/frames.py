@@ -5,7 +5,7 @@ catalogues it joins against, and returns a frame that conforms to :data:`~.schem
 column-wise (one list comprehension per column, one vectorised cast per column), which keeps 10,000 instances
 well under half a second.
 
-What the builders tolerate (research/vultr-api.md §5, "be lenient"):
+What the builders tolerate (the live API is looser than its OpenAPI document, so they are lenient):
 
 * numbers sent as strings (``"5.00"``, ``"16751"``), integers in string fields (``database_engine_version: 8``);
 * both date formats (``2020-10-10T01:56:20+00:00`` and the databases' ``2022-05-09 10:13:31``, read as UTC),

@@ -69,9 +69,9 @@ DICT: Final = "dict"
 
 LINEAGE: Final[dict[str, str]] = {"_fetched_at": TS, "_source": CAT}
 
-# Field names that hold credentials somewhere in the Vultr v2 API (research/vultr-api.md §5, plus fields that carry
-# session tokens or could: the noVNC `kvm` URL embeds a session token; node-pool `user_data` is cloud-init, which
-# routinely holds keys). Dropped wherever they appear, at any depth.
+# Field names that hold credentials somewhere in the Vultr v2 API (its OpenAPI document and govultr's structs),
+# plus fields that carry session tokens or could: the noVNC `kvm` URL embeds a session token; node-pool
+# `user_data` is cloud-init, which routinely holds keys. Dropped wherever they appear, at any depth.
 SECRET_FIELDS: Final[frozenset[str]] = frozenset({
     "access_cert",
     "access_key",

@@ -5,7 +5,7 @@ A :class:`FaultRule` holds probabilities of each fault kind for the paths its ``
 most recently set rule that matches a path wins. Each rule draws from its own :class:`random.Random`, so a given
 seed and request order always give the same faults.
 
-What each kind looks like on the wire (shaped after what Vultr really sends, ``research/vultr-api.md`` §3–4):
+What each kind looks like on the wire (shaped after what the live Vultr API and its inference gateway send):
 
 =============  ==================================================================================================
 ``p429``       429 ``{"status": 429, "error": "rate limit exceeded"}`` + ``Retry-After`` (seconds or HTTP-date)

@@ -1,6 +1,7 @@
 """The sandbox's fleet: a seeded, deterministic set of Vultr v2 objects (pure data, no I/O).
 
-Objects carry the *current* govultr field names and types (``shared/research/vultr-api.md`` §5), including the
+Objects carry the *current* govultr field names and types (govultr's structs track the live API more closely
+than the 2023 OpenAPI document), including the
 real API's quirks that a client must survive: bare-metal ``ram``/``disk`` as text, database ``status``
 capitalised, some database regions upper-case (``"EWR"``), database dates as ``"YYYY-MM-DD HH:MM:SS"``, a
 database ``port`` that is sometimes a string, some plan prices as strings (``"5.00"``), and secrets

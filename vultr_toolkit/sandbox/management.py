@@ -5,7 +5,7 @@ Every route answers under ``/v2`` with the real API's response key (``instances`
 ``plans``, ``plans_metal``, ``billing_history``, ``billing_invoices``, ``pending_charges``, ``subscriptions``,
 ``account``, ``usage`` …); get-by-id routes answer the singular key (``instance``, ``database``, …).
 
-Semantics follow ``research/vultr-api.md`` §1–4: Bearer auth with ``401 {"error": "Invalid API token.",
+Semantics follow the live Vultr v2 API: Bearer auth with ``401 {"error": "Invalid API token.",
 "status": 401}`` (``/plans``, ``/plans-metal`` and ``/regions`` are public), cursor pagination (see
 :mod:`.pagination`), ``/databases`` without paging (``meta`` has only ``total``), ``/billing/pending-charges`` and
 ``/inference`` without ``meta`` (as govultr decodes them), 404 ``{"error", "status"}`` for unknown ids.
@@ -13,7 +13,7 @@ Semantics follow ``research/vultr-api.md`` §1–4: Bearer auth with ``401 {"err
 Example (mounted by :class:`~vultr_toolkit.sandbox.Sandbox`; standalone use)::
 
     from aiohttp import web
-    api = ManagementAPI(build_fleet(0), api_key="sandbox-key")
+    api = ManagementEmulator(build_fleet(0), api_key="sandbox-key")
     app = web.Application()
     api.add_routes(app)
 """
@@ -28,12 +28,13 @@ from typing import Any
 
 from aiohttp import web
 
+from .._deprecation import renamed_class
 from .._errors import ConfigError
 from .faults import error_response
 from .fleet import PERIODS, Fleet, database_alerts, database_backups, database_usage, inference_usage
 from .pagination import PAGINATION_BUGS, PageParamError, paginate, parse_per_page
 
-__all__ = ["PUBLIC_PATHS", "ManagementAPI"]
+__all__ = ["PUBLIC_PATHS", "ManagementAPI", "ManagementEmulator"]
 
 Obj = dict[str, Any]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -53,7 +54,7 @@ def _is_public(path: str) -> bool:
     return path in PUBLIC_PATHS or path.startswith("/v2/regions/")
 
 
-class ManagementAPI:
+class ManagementEmulator:
     """The ``/v2`` routes of the sandbox over one fleet; ``pagination_bug`` switches on a pathological pager."""
 
     def __init__(self, fleet: Fleet, api_key: str) -> None:
@@ -259,3 +260,8 @@ def _matches(obj: Obj, field: str, value: str) -> bool:
     if field == "region":
         return str(obj.get("region", "")).lower() == value.lower()
     return str(obj.get(field, "")) == value
+
+
+# The old name, kept one release: it read like the client's ``vultr_toolkit.api.management.ManagementAPI``
+# (the real API's client), while this is the emulator of that API, named like ``InferenceEmulator``.
+ManagementAPI = renamed_class(ManagementEmulator, "ManagementAPI")

@@ -32,7 +32,7 @@ from .._errors import ConfigError
 from .._validate import as_float, as_int
 from .faults import FaultInjector, LatencySpec, abort_connection, draw_latency_ms, error_response
 from .fleet import Fleet, build_fleet
-from .management import ManagementAPI
+from .management import ManagementEmulator
 from .ratelimit import RollingWindowLimiter
 from .reqlog import RequestLog
 
@@ -106,7 +106,7 @@ class Sandbox:
         self.limiter = RollingWindowLimiter(rate_limit) if rate_limit is not None else None
         self.faults = FaultInjector(seed)
         self.log = RequestLog(max_rows=log_limit)
-        self.management = ManagementAPI(self._fleet, self._api_key)
+        self.management = ManagementEmulator(self._fleet, self._api_key)
         self.inference: InferenceEmulator = _make_inference(seed, self._inference_options)
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
