@@ -27,13 +27,17 @@ import importlib
 import threading
 from collections.abc import Callable
 from functools import cached_property
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from ._errors import ConfigError
 from ._http import AsyncHTTPCore, HTTPCore, RetryPolicy, key_label
 from ._ratelimit import Limiter, shared_limiter
 from ._settings import Settings
 from .api.management import AsyncManagementAPI, ManagementAPI
+
+if TYPE_CHECKING:  # imported lazily at run time (keeps `import vultr_toolkit` light); typed for mypy and Jupyter
+    from .api.inference import AsyncInferenceAPI, InferenceAPI
+    from .inventory.api import AsyncInventoryAPI, InventoryAPI
 
 __all__ = ["AsyncClient", "Client", "resolve_settings"]
 
@@ -229,15 +233,17 @@ class Client(_ClientBase[HTTPCore]):
         return ManagementAPI(self.http_core("management"))
 
     @cached_property
-    def inference(self) -> Any:
+    def inference(self) -> InferenceAPI:
         """The OpenAI-compatible inference API (``vultr_toolkit.api.inference.InferenceAPI``)."""
-        return _lazy_resource("vultr_toolkit.api.inference", "InferenceAPI", "client.inference", self,
-                              lambda: self.http_core("inference"))
+        api = _lazy_resource("vultr_toolkit.api.inference", "InferenceAPI", "client.inference", self,
+                             lambda: self.http_core("inference"))
+        return cast("InferenceAPI", api)
 
     @cached_property
-    def inventory(self) -> Any:
+    def inventory(self) -> InventoryAPI:
         """Inventory DataFrames and snapshots (``vultr_toolkit.inventory.InventoryAPI``)."""
-        return _lazy_resource("vultr_toolkit.inventory", "InventoryAPI", "client.inventory", self)
+        return cast("InventoryAPI",
+                    _lazy_resource("vultr_toolkit.inventory", "InventoryAPI", "client.inventory", self))
 
     def close(self) -> None:
         """Close every connection pool this client opened (shared rate limiters stay for other clients).
@@ -275,15 +281,17 @@ class AsyncClient(_ClientBase[AsyncHTTPCore]):
         return AsyncManagementAPI(self.http_core("management"))
 
     @cached_property
-    def inference(self) -> Any:
+    def inference(self) -> AsyncInferenceAPI:
         """The OpenAI-compatible inference API (``vultr_toolkit.api.inference.AsyncInferenceAPI``)."""
-        return _lazy_resource("vultr_toolkit.api.inference", "AsyncInferenceAPI", "client.inference", self,
-                              lambda: self.http_core("inference"))
+        api = _lazy_resource("vultr_toolkit.api.inference", "AsyncInferenceAPI", "client.inference", self,
+                             lambda: self.http_core("inference"))
+        return cast("AsyncInferenceAPI", api)
 
     @cached_property
-    def inventory(self) -> Any:
+    def inventory(self) -> AsyncInventoryAPI:
         """Inventory DataFrames and snapshots (``vultr_toolkit.inventory.AsyncInventoryAPI``)."""
-        return _lazy_resource("vultr_toolkit.inventory", "AsyncInventoryAPI", "client.inventory", self)
+        return cast("AsyncInventoryAPI",
+                    _lazy_resource("vultr_toolkit.inventory", "AsyncInventoryAPI", "client.inventory", self))
 
     async def aclose(self) -> None:
         """Close every connection pool this client opened (``stats()`` keeps working)."""

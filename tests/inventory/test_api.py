@@ -103,7 +103,8 @@ def test_per_database_calls(inv_client: vt.Client, inv_sandbox: Sandbox) -> None
     health = inv.get_database_health(ids[0], period="year")
     assert health.database_id == ids[0] and len(health.usage) == 1
     assert len(health.alerts) > 0 and check_frame(health.alerts, "database_alerts") == []
-    assert health.latest_backup_at is not None and health.latest_backup_at >= health.oldest_backup_at
+    assert health.latest_backup_at is not None and health.oldest_backup_at is not None
+    assert health.latest_backup_at >= health.oldest_backup_at
     d = health.to_dict()
     json.dumps(d)  # JSON-ready for a REST route
     # usage is a fresh sample per request in the sandbox (as in the API: last-hour averages)
