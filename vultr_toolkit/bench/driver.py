@@ -16,6 +16,7 @@ from typing import Any, Unpack
 
 from .._errors import ConfigError
 from .._redact import redact_url
+from .._types import BenchTarget
 from .._validate import as_int
 from .._version import __version__
 from .engine import EngineConfig, PrivateRun, fetch_models, run_in_private_loop, run_plan
@@ -202,7 +203,7 @@ def _tick(bar: Any, progress: Any, shown: int) -> int:
     return done
 
 
-def run(client_or_settings: Any = None, **options: Unpack[BenchOptions]) -> BenchmarkResult:
+def run(client_or_settings: BenchTarget = None, **options: Unpack[BenchOptions]) -> BenchmarkResult:
     """Benchmark a chat model's streaming latency and throughput; returns a :class:`BenchmarkResult`.
 
     Closed loop: ``concurrency=[1, 8, 32]`` users (one level each). Open loop: ``rate=`` requests/s (a number or
@@ -285,7 +286,7 @@ def run(client_or_settings: Any = None, **options: Unpack[BenchOptions]) -> Benc
     return _result(out, meta, started)
 
 
-async def arun(client_or_settings: Any = None, **options: Unpack[BenchOptions]) -> BenchmarkResult:
+async def arun(client_or_settings: BenchTarget = None, **options: Unpack[BenchOptions]) -> BenchmarkResult:
     """Async :func:`run` (same arguments). The engine still runs on its own loop, so the caller's loop stays
     responsive and adds no latency to the measurement.
 

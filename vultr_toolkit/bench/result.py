@@ -23,12 +23,12 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final, cast
 import numpy as np
 import pandas as pd
 
+from .._types import StoreLike
 from .metrics import ERROR_KINDS, summarize
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
 
-    from ..store import HistoryStore
 
 __all__ = ["CHUNK_COLUMNS", "LEVEL_COLUMNS", "REQUEST_COLUMNS", "BenchmarkResult", "compare"]
 
@@ -234,7 +234,7 @@ class BenchmarkResult:
         return cls(_coerce(frames["requests"], REQUEST_COLUMNS), _coerce(frames["chunks"], CHUNK_COLUMNS),
                    _coerce(frames["levels"], LEVEL_COLUMNS), dict(meta))
 
-    def save(self, store: HistoryStore | str | None = None) -> str:
+    def save(self, store: StoreLike = None) -> str:
         """Save to a history store (a ``HistoryStore``, a store URL, or None for the default); returns run_id.
 
         A store opened here from a URL is closed again. Saving the same result again replaces its run.
@@ -251,7 +251,7 @@ class BenchmarkResult:
             return st.save(self)
 
     @classmethod
-    def load(cls, store: HistoryStore | str | None, run_id: str) -> BenchmarkResult:
+    def load(cls, store: StoreLike, run_id: str) -> BenchmarkResult:
         """The stored benchmark run ``run_id``; :class:`~vultr_toolkit.StoreError` if unknown or not a benchmark.
 
         >>> BenchmarkResult.load("sqlite://", "benchmark-unknown")   # doctest: +ELLIPSIS

@@ -44,6 +44,7 @@ import pandas as pd
 
 from .._errors import ConfigError
 from .._settings import DEFAULT_INFERENCE_URL, Settings
+from .._types import StoreLike
 from ..store.core import HistoryStore, as_store
 from ..store.samples import samples_frame
 from .probes import (
@@ -140,7 +141,7 @@ class HealthMonitor:
     """
 
     def __init__(self, settings: Settings | None = None, targets: Sequence[str | Probe] | None = None,
-                 store: HistoryStore | str | None = None, *, retries_before_down: int = 2,
+                 store: StoreLike = None, *, retries_before_down: int = 2,
                  timeout_s: float = DEFAULT_TIMEOUT_S, maintenance: Sequence[MaintenanceWindow] = (),
                  flush_rows: int = 200, flush_interval_s: float = 5.0, max_buffer: int = 100_000,
                  keep: int = 100_000, monitor_id: str | None = None, store_timeout_s: float = 5.0) -> None:

@@ -31,6 +31,7 @@ import pandas as pd
 
 from .._errors import StoreError, error_kind
 from .._redact import redact
+from .._types import StoreLike
 from .frames import build_frame
 from .schemas import (
     CAT,
@@ -46,7 +47,7 @@ from .schemas import (
 )
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..store import HistoryStore
+    pass
 
 __all__ = ["INVENTORY_KIND", "InventorySnapshot", "conform", "errors_frame"]
 
@@ -314,7 +315,7 @@ class InventorySnapshot:
         return cls(out, errs, fetched.tz_convert("UTC").as_unit("us"), str(meta.get("source") or ""),
                    snapshot_id or meta.get("snapshot_id"))
 
-    def save(self, store: HistoryStore | str | None = None) -> str:
+    def save(self, store: StoreLike = None) -> str:
         """Store the snapshot in the history store (a :class:`~vultr_toolkit.store.HistoryStore`, a store URL, or
         None for the default store) and return its snapshot id.
 
@@ -330,7 +331,7 @@ class InventorySnapshot:
             return st.save(self)
 
     @classmethod
-    def load(cls, store: HistoryStore | str | None, snapshot_id: str) -> InventorySnapshot:
+    def load(cls, store: StoreLike, snapshot_id: str) -> InventorySnapshot:
         """The stored snapshot ``snapshot_id``; :class:`~vultr_toolkit.StoreError` if unknown or not a snapshot."""
         from ..store import using_store
 

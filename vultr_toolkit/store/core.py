@@ -20,6 +20,7 @@ from .._errors import StoreError, VultrToolkitError
 from .._redact import redact
 from .._settings import Settings
 from .._store_compat import DeprecatedLoaders
+from .._types import StoreLike, TimeLike
 from . import bundles, history
 from .bundles import B, Bundle
 from .engine import create_store_engine, display_url
@@ -148,7 +149,7 @@ class HistoryStore(DeprecatedLoaders):
         """
         return self._call("writing samples", history.write_samples, samples, monitor_id=monitor_id)
 
-    def health_history(self, since: Any = None, until: Any = None, *, services: Sequence[str] | None = None,
+    def health_history(self, since: TimeLike = None, until: TimeLike = None, *, services: Sequence[str] | None = None,
                        targets: Sequence[str] | None = None, monitor_ids: Sequence[str] | None = None,
                        ) -> pd.DataFrame:
         """Stored samples as a DataFrame (columns and dtypes: :data:`vultr_toolkit.store.SAMPLE_DTYPES`).
@@ -243,7 +244,7 @@ def _first_line(exc: BaseException) -> str:
     return redact(text.splitlines()[0]) if text else type(orig).__name__
 
 
-def as_store(store: HistoryStore | str | None = None) -> HistoryStore:
+def as_store(store: StoreLike = None) -> HistoryStore:
     """A HistoryStore from a store, a URL, or None (the default store) — what ``obj.save(store)`` accepts.
 
     >>> as_store("sqlite://").dialect
@@ -255,7 +256,7 @@ def as_store(store: HistoryStore | str | None = None) -> HistoryStore:
 
 
 @contextlib.contextmanager
-def using_store(store: HistoryStore | str | None = None) -> Iterator[HistoryStore]:
+def using_store(store: StoreLike = None) -> Iterator[HistoryStore]:
     """:func:`as_store` for one operation: closes the store on exit only if it opened it (a URL or None).
 
     What every ``obj.save(store)`` / ``Type.load(store, run_id)`` uses, so a store the caller passed stays open
