@@ -31,6 +31,7 @@ __all__ = [
     "RedactingFilter",
     "drop_url_password",
     "fingerprint",
+    "first_error_line",
     "install_log_redaction",
     "might_hold_secret",
     "redact",
@@ -293,3 +294,25 @@ def install_log_redaction(handlers: Iterable[logging.Handler] | None = None) -> 
         lg = logging.getLogger(name)
         if not any(isinstance(f, RedactingFilter) for f in lg.filters):
             lg.addFilter(RedactingFilter())
+
+
+def first_error_line(exc: BaseException, *, with_type: bool = False) -> str:
+    """One safe line for a failure: the first line of the error's own message, redacted.
+
+    A wrapped driver error (SQLAlchemy's ``.orig``) speaks for itself: the wrapper appends the SQL and its
+    parameters, which must not be shown. ``with_type=True`` prefixes the error's type; an error without a message
+    is named by its type alone.
+
+    >>> first_error_line(ValueError("bad port\\nTraceback follows"))
+    'bad port'
+    >>> first_error_line(KeyError(), with_type=True)
+    'KeyError'
+    >>> first_error_line(OSError("connect failed"), with_type=True)
+    'OSError: connect failed'
+    """
+    orig = getattr(exc, "orig", None) or exc
+    text = str(orig).strip()
+    first = text.splitlines()[0] if text else ""
+    if not first:
+        return type(orig).__name__
+    return redact(f"{type(orig).__name__}: {first}" if with_type else first)

@@ -13,7 +13,7 @@ import re
 from urllib.parse import urlsplit, urlunsplit
 
 from .._errors import APIError, ConfigError, error_kind
-from .._redact import drop_url_password, redact
+from .._redact import drop_url_password, first_error_line, redact
 
 __all__ = ["classify", "display_target", "failure_message"]
 
@@ -83,10 +83,7 @@ def failure_message(exc: BaseException) -> str:
         extra = _EXTRAS.get(exc.name.split(".")[0])
         hint = f"pip install 'vultr-toolkit[{extra}]'" if extra else f"pip install {exc.name}"
         return f"{exc.name} is not installed: {hint}"
-    exc = getattr(exc, "orig", None) or exc  # SQLAlchemy wraps the driver's error and appends SQL text
-    text = str(exc).strip()
-    first = text.splitlines()[0] if text else ""
-    return redact(f"{type(exc).__name__}: {first}" if first else type(exc).__name__)
+    return first_error_line(exc, with_type=True)
 
 
 def display_target(url: str) -> str:

@@ -24,7 +24,7 @@ import pandas as pd
 
 from .._deprecation import renamed
 from .._errors import ConfigError
-from .._redact import redact
+from .._redact import first_error_line
 from .._settings import DEFAULT_INFERENCE_URL, Settings
 from .._tls import check_redis_url, secure_postgres_url
 from .monitor import HealthMonitor
@@ -149,11 +149,9 @@ def _run_steps(service: str, target: str, steps: list[Step]) -> list[dict[str, A
             fn()
         except Exception as e:
             failed = True
-            orig = getattr(e, "orig", None) or e
-            text = str(orig).strip().splitlines()[0] if str(orig).strip() else ""
             rows.append({"service": service, "target": target, "step": name, "ok": False,
                          "elapsed_ms": round((time.perf_counter() - t0) * 1000, 3), "error_kind": classify(e),
-                         "message": redact(f"{type(orig).__name__}: {text}")[:500]})
+                         "message": first_error_line(e, with_type=True)[:500]})
             continue
         rows.append({"service": service, "target": target, "step": name, "ok": True,
                      "elapsed_ms": round((time.perf_counter() - t0) * 1000, 3), "error_kind": None, "message": None})

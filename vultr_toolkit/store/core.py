@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from .._errors import StoreError, VultrToolkitError
-from .._redact import redact
+from .._redact import first_error_line
 from .._settings import Settings
 from .._store_compat import DeprecatedLoaders
 from .._types import StoreLike, TimeLike
@@ -89,7 +89,7 @@ class HistoryStore(DeprecatedLoaders):
             raise
         except (sa.exc.SQLAlchemyError, self.engine.dialect.loaded_dbapi.Error) as e:
             # The fast paths use the DBAPI cursor directly, so driver errors arrive unwrapped too.
-            raise StoreError(f"history store {self._url}: {what} failed: {_first_line(e)}") from None
+            raise StoreError(f"history store {self._url}: {what} failed: {first_error_line(e)}") from None
 
     def ensure_schema(self) -> None:
         """Create the tables and indexes if they do not exist (called automatically before first use)."""
@@ -110,10 +110,10 @@ class HistoryStore(DeprecatedLoaders):
                     text = str(e).lower()
                     if "already exists" not in text and "duplicate" not in text:
                         raise StoreError(f"history store {self._url}: cannot create tables: "
-                                         f"{_first_line(e)}") from None
+                                         f"{first_error_line(e)}") from None
             else:
                 assert last is not None
-                raise StoreError(f"history store {self._url}: cannot create tables: {_first_line(last)}") from None
+                raise StoreError(f"history store {self._url}: cannot create tables: {first_error_line(last)}") from None
             self._schema_ready = True
 
     def _create_schema(self) -> None:
@@ -237,11 +237,6 @@ class HistoryStore(DeprecatedLoaders):
         return self.list_runs(bundles.INVENTORY_KIND)
 
 
-def _first_line(exc: BaseException) -> str:
-    """The driver's own first message line (SQLAlchemy appends SQL and parameters we must not show), redacted."""
-    orig = getattr(exc, "orig", None) or exc
-    text = str(orig).strip()
-    return redact(text.splitlines()[0]) if text else type(orig).__name__
 
 
 def as_store(store: StoreLike = None) -> HistoryStore:
