@@ -18,11 +18,12 @@ from __future__ import annotations
 import dataclasses
 import warnings
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, Final, cast
+from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 import numpy as np
 import pandas as pd
 
+from .._frames import conform
 from .._types import StoreLike
 from .metrics import ERROR_KINDS, summarize
 
@@ -95,20 +96,6 @@ LEVEL_COLUMNS: dict[str, Any] = {
 }
 
 
-def _coerce(df: pd.DataFrame, schema: Mapping[str, Any]) -> pd.DataFrame:
-    """Exactly ``schema``'s columns, in order, with its dtypes (missing columns become all-NA)."""
-    out = {}
-    for col, dtype in schema.items():
-        s = df[col] if col in df.columns else pd.Series([None] * len(df), index=df.index, dtype="object")
-        if isinstance(dtype, str) and dtype.startswith("datetime64"):
-            out[col] = pd.to_datetime(s, utc=True).astype(cast(Any, dtype))
-        elif isinstance(dtype, pd.CategoricalDtype):
-            out[col] = s.astype("object").astype(dtype)
-        else:
-            out[col] = s.astype(cast(Any, dtype))
-    return pd.DataFrame(out, index=pd.RangeIndex(len(df)))
-
-
 class _Clock:
     """Maps monotonic ns (the engine's clock, shared by every process on Linux) to UTC timestamps."""
 
@@ -137,7 +124,7 @@ def build_frames(rows: Sequence[dict[str, Any]], chunk_cols: Sequence[dict[str, 
         req["schedule_lag_ms"] = (req["woke_ns"] - req["scheduled_ns"]).clip(lower=0) / 1e6
         req["client_queue_ms"] = (req["sent_ns"] - req["woke_ns"]).clip(lower=0) / 1e6
         req = req.sort_values(["level_index", "sent_ns", "request_id"], kind="stable")
-    requests = _coerce(req, REQUEST_COLUMNS)
+    requests = conform(req, REQUEST_COLUMNS)
 
     sent_of = dict(zip(req["request_id"], req["sent_ns"], strict=True)) if len(req) else {}
     lvl_of = dict(zip(req["request_id"], req["level_index"], strict=True)) if len(req) else {}
@@ -152,12 +139,12 @@ def build_frames(rows: Sequence[dict[str, Any]], chunk_cols: Sequence[dict[str, 
         ch["offset_s"] = (ch["received_ns"] - ch["request_id"].map(sent_of)) / 1e9
         ch["level_index"] = ch["request_id"].map(lvl_of)
         ch = ch.sort_values(["request_id", "index"], kind="stable")
-    chunks = _coerce(ch, CHUNK_COLUMNS)
+    chunks = conform(ch, CHUNK_COLUMNS)
 
     if len(levels_df):
         levels_df["started_at"] = clock.utc(levels_df["start_ns"]).to_numpy()
         levels_df["ended_at"] = clock.utc(levels_df["end_ns"]).to_numpy()
-    levels = _coerce(levels_df, LEVEL_COLUMNS)
+    levels = conform(levels_df, LEVEL_COLUMNS)
     return requests, chunks, levels
 
 
@@ -231,8 +218,8 @@ class BenchmarkResult:
     @classmethod
     def from_frames(cls, meta: Mapping[str, Any], frames: Mapping[str, pd.DataFrame]) -> BenchmarkResult:
         """Rebuild from :meth:`to_frames` output (dtypes re-asserted, so a round trip is exact)."""
-        return cls(_coerce(frames["requests"], REQUEST_COLUMNS), _coerce(frames["chunks"], CHUNK_COLUMNS),
-                   _coerce(frames["levels"], LEVEL_COLUMNS), dict(meta))
+        return cls(conform(frames["requests"], REQUEST_COLUMNS), conform(frames["chunks"], CHUNK_COLUMNS),
+                   conform(frames["levels"], LEVEL_COLUMNS), dict(meta))
 
     def save(self, store: StoreLike = None) -> str:
         """Save to a history store (a ``HistoryStore``, a store URL, or None for the default); returns run_id.

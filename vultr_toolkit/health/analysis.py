@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._frames import empty
 from ..store.samples import SAMPLE_COLUMNS, coerce_samples
 
 __all__ = ["INCIDENT_DTYPES", "SUMMARY_DTYPES", "details_frame", "incidents", "summarize"]
@@ -56,10 +57,6 @@ def _typed(history: pd.DataFrame) -> pd.DataFrame:
     if list(history.columns) == list(SAMPLE_COLUMNS) and str(history["status"].dtype) == "category":
         return history
     return coerce_samples(history)
-
-
-def _empty(dtypes: dict[str, Any]) -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series([], dtype=d) for c, d in dtypes.items()})
 
 
 def _incident_arrays(h: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -106,7 +103,7 @@ def incidents(history: pd.DataFrame, *, overall: bool = False) -> pd.DataFrame:
         keep &= h["service"] != "overall"
     h = h[keep]
     if h.empty:
-        return _empty(INCIDENT_DTYPES)
+        return empty(INCIDENT_DTYPES)
     a = _incident_arrays(h)
     first = h.iloc[a["order"][a["starts"]]]
     start = pd.DatetimeIndex(a["start_ts"].view("M8[us]")).tz_localize("UTC")
@@ -143,7 +140,7 @@ def summarize(history: pd.DataFrame, freq: str | None = None) -> pd.DataFrame:
     cols = list(SUMMARY_DTYPES) if freq else [c for c in SUMMARY_DTYPES if c != "bucket_at"]
     dtypes = {c: SUMMARY_DTYPES[c] for c in cols}
     if h.empty:
-        return _empty(dtypes)
+        return empty(dtypes)
     keys = ["service", "target"]
     frame = pd.DataFrame({"service": h["service"], "target": h["target"]})
     if freq:

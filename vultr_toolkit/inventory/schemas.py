@@ -37,6 +37,8 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
+from .. import _frames
+
 __all__ = [
     "ALL_RESOURCES",
     "COST_RESOURCES",
@@ -257,14 +259,22 @@ def nested_columns(name: str) -> list[str]:
     return [c for c, k in SCHEMAS[name].items() if k in (LIST, DICT)]
 
 
+def dtypes(name: str) -> dict[str, Any]:
+    """Frame ``name``'s schema as ``column -> pandas dtype`` (for :mod:`vultr_toolkit._frames`).
+
+    >>> dtypes("regions")["id"]
+    <StringDtype(na_value=nan)>
+    """
+    return {c: dtype_of(k) for c, k in SCHEMAS[name].items()}
+
+
 def empty_frame(name: str) -> pd.DataFrame:
     """A zero-row frame with exactly the columns and dtypes of ``name``.
 
     >>> list(empty_frame("regions").columns)[:3]
     ['id', 'city', 'country']
     """
-    cols = SCHEMAS[name]
-    return pd.DataFrame({c: pd.Series([], dtype=dtype_of(k)) for c, k in cols.items()})
+    return _frames.empty(dtypes(name))
 
 
 def _dtype_ok(series: pd.Series, kind: str) -> bool:

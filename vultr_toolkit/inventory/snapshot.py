@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 import pandas as pd
 
+from .. import _frames
 from .._errors import StoreError, error_kind
 from .._redact import redact
 from .._types import StoreLike
@@ -40,7 +41,7 @@ from .schemas import (
     RESOURCES_SCHEMA,
     SCHEMAS,
     TS,
-    dtype_of,
+    dtypes,
     empty_frame,
     find_secret_fields,
     nested_columns,
@@ -76,32 +77,13 @@ def errors_frame(rows: Iterable[tuple[str, BaseException]] = ()) -> pd.DataFrame
     return build_frame("errors", cols, len(items))
 
 
-def _cast(series: pd.Series, kind: str) -> pd.Series:
-    if kind == CAT:
-        if isinstance(series.dtype, pd.CategoricalDtype) and series.cat.categories.dtype == "str":
-            return series
-        values = series.astype("str")
-        return values.astype("category")
-    if kind in ("list", "dict"):
-        return series.astype(object)
-    if kind == TS:
-        return pd.to_datetime(series, utc=True).astype(TS)
-    target = dtype_of(kind)
-    return series if series.dtype == target else series.astype(target)
-
-
 def conform(df: pd.DataFrame, name: str) -> pd.DataFrame:
     """``df`` with exactly the columns (order included) and dtypes of ``SCHEMAS[name]``.
 
     Used after a round trip through storage, which may hand back equivalent but differently-typed columns
     (e.g. ``object`` instead of ``str`` categories).
     """
-    schema = SCHEMAS[name]
-    if len(df) == 0:
-        return empty_frame(name)
-    out = {c: (_cast(df[c], k) if c in df.columns else empty_frame(name)[c].reindex(df.index))
-           for c, k in schema.items()}
-    return pd.DataFrame(out, index=pd.RangeIndex(len(df)))
+    return _frames.conform(df, dtypes(name))
 
 
 def _encode_nested(df: pd.DataFrame, name: str) -> pd.DataFrame:

@@ -33,6 +33,7 @@ import pandas as pd
 
 from .. import _redact
 from .._errors import ConfigError
+from .._frames import empty
 from .schema import STATUS_NAMES
 
 __all__ = ["MESSAGE_MAX_CHARS", "SAMPLE_COLUMNS", "SAMPLE_DTYPES", "STATUS_DTYPE", "coerce_samples", "empty_samples",
@@ -64,7 +65,7 @@ def empty_samples() -> pd.DataFrame:
     >>> list(empty_samples().columns)[:4]
     ['checked_at', 'service', 'target', 'status']
     """
-    return pd.DataFrame({c: pd.Series([], dtype=d) for c, d in SAMPLE_DTYPES.items()})
+    return empty(SAMPLE_DTYPES)
 
 
 def _record_dict(rec: Any) -> Mapping[str, Any]:
