@@ -3,16 +3,19 @@
 A report is assembled once from the data products (pure pandas and matplotlib, no I/O) and can then be written
 in three forms: one self-contained HTML file, Markdown with PNGs, or a Parquet bundle of the underlying frames.
 
-Example::
+Example:
 
-    import vultr_toolkit as vt
-    with vt.Sandbox(seed=0) as sb:
-        snap = vt.Client(sb.settings()).inventory.snapshot(progress=False)
-        hist = vt.HealthMonitor(sb.settings()).run(interval_s=0.5, count=3, progress=False)
-        rep = vt.report.build(inventory=snap, health=hist, title="Nightly check")
-        rep.to_html("nightly.html")          # one file: tables, PNG plots inlined, metadata
-        rep.to_markdown("nightly.md")        # + nightly_files/*.png
-        rep.to_parquet("nightly-data/")      # the frames, for pandas
+>>> with vt.HealthMonitor(sb.settings()) as mon:
+...     run = mon.run(interval_s=0.05, count=2, progress=False)
+>>> rep = vt.report.build(inventory=snap, health=run, title="Nightly check")
+>>> rep
+<Report 'Nightly check' (inventory: 3 tables, 2 plots, health: 1 tables, 2 plots)>
+>>> str(rep.to_html("nightly.html"))          # one file: tables, PNG plots inlined, metadata
+'nightly.html'
+>>> str(rep.to_markdown("nightly.md"))        # + nightly_files/*.png
+'nightly.md'
+>>> str(rep.to_parquet("nightly-data/"))      # the frames, for pandas
+'nightly-data'
 """
 
 from __future__ import annotations
