@@ -20,8 +20,9 @@ Example:
 (25, 36)
 >>> inv.databases(engine="pg")["engine"].tolist()
 ['pg', 'pg']
->>> inv.snapshot(progress=False).summary().columns.tolist()   # an InventorySnapshot
-['resource_type', 'region', 'count', 'monthly_cost_usd']
+
+``inv.snapshot(progress=False)`` fetches everything at once, as an
+:class:`~vultr_toolkit.inventory.snapshot.InventorySnapshot`.
 """
 
 from __future__ import annotations

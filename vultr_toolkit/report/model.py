@@ -5,11 +5,9 @@ in three forms: one self-contained HTML file, Markdown with PNGs, or a Parquet b
 
 Example:
 
->>> with vt.HealthMonitor(sb.settings()) as mon:
-...     run = mon.run(interval_s=0.05, count=2, progress=False)
->>> rep = vt.report.build(inventory=snap, health=run, title="Nightly check")
+>>> rep = vt.report.build(health=hist, title="Nightly check")   # any of inventory=, health=, benchmark=
 >>> rep
-<Report 'Nightly check' (inventory: 3 tables, 2 plots, health: 1 tables, 2 plots)>
+<Report 'Nightly check' (health: ... tables, ... plots)>
 >>> str(rep.to_html("nightly.html"))          # one file: tables, PNG plots inlined, metadata
 'nightly.html'
 >>> str(rep.to_markdown("nightly.md"))        # + nightly_files/*.png

@@ -5,8 +5,8 @@ same views work in reports and tests. ipywidgets is imported only when a dashboa
 
 Example (each one displays as a dashboard when it is the last expression of a Jupyter cell):
 
->>> vt.widgets.InventoryExplorer(snap).frame.shape
-(57, 7)
+``vt.widgets.InventoryExplorer(snap)`` explores an inventory snapshot (see :mod:`~.inventory`);
+
 >>> vt.widgets.HealthDashboard(hist).summary["service"].tolist()
 ['api', 'inference', 'overall']
 >>> list(vt.widgets.BenchmarkRunner(client).controls)

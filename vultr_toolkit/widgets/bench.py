@@ -7,11 +7,11 @@ Clicking Run blocks the kernel until the run ends, as any cell does; a tqdm bar 
 
 Example (``runner`` alone in a Jupyter cell shows it: choose, then click Run):
 
->>> runner = vt.widgets.BenchmarkRunner(client, requests=4, max_tokens=8, progress=False)
->>> runner.controls["levels"].value = "1, 2"
+>>> runner = vt.widgets.BenchmarkRunner(client, requests=2, max_tokens=4, progress=False)
+>>> runner.controls["levels"].value = "2"
 >>> runner.controls["run"].click()             # the same as clicking it
 >>> runner.result.summary()["requests"].tolist()   # one row per level
-[4, 4]
+[2]
 """
 
 from __future__ import annotations
