@@ -1,12 +1,12 @@
 """vultr_toolkit: what you run on Vultr, whether it is healthy, and how fast its inference is — as DataFrames.
 
-Quick start (no account needed: the sandbox emulates the Vultr APIs on 127.0.0.1)::
+Quick start (no account needed: the sandbox emulates the Vultr APIs on 127.0.0.1):
 
-    import vultr_toolkit as vt
-
-    with vt.Sandbox(seed=0) as sb:
-        client = vt.Client(sb.settings())
-        df = client.inventory.instances()
+>>> import vultr_toolkit as vt
+>>> with vt.Sandbox(seed=0) as sb, vt.Client(sb.settings()) as client:
+...     df = client.inventory.instances()
+>>> df.shape, df.columns[:4].tolist()                   # one row per instance, typed columns
+((25, 36), ['id', 'label', 'hostname', 'region'])
 
 Heavy modules (pandas-based inventory, the benchmark engine, plots, widgets) are imported lazily on first
 attribute access (PEP 562), so ``import vultr_toolkit`` stays fast.

@@ -27,12 +27,14 @@ Every exception the toolkit raises on purpose is a :class:`VultrToolkitError`::
 Messages say what failed, where (method and path, or target) and what to do. They never contain a secret:
 construct them through :func:`vultr_toolkit._redact.redact` (the constructors here do it for you).
 
-Example::
+Example (a wrong key on the sandbox):
 
-    try:
-        client.management.get("/account")
-    except vt.AuthenticationError as e:
-        print(e.status, e.path)        # 401 /account
+>>> with vt.Client(api_key="sk-wrong-000000", api_url=sb.api_url) as bad:
+...     try:
+...         bad.management.get("/account")
+...     except vt.AuthenticationError as e:
+...         print(e.status, e.path, "sk-wrong" in str(e))
+401 /account False
 """
 
 from __future__ import annotations

@@ -18,11 +18,15 @@ threads) at once.
 Reservations are plans; a sleeping thread or task can wake up late on a loaded machine and send after a
 request that was planned later. So right before sending, the caller calls :meth:`RateLimiter.confirm`: it
 applies the sliding-window cap to the *actual* send times and returns 0 (go; the send is recorded) or how much
-longer to wait (sleep, then confirm again). Drivers::
+longer to wait (sleep, then confirm again). A driver, before each send:
 
-    sleep(limiter.reserve())
-    while (extra := limiter.confirm()) > 0: sleep(extra)
-    send()
+>>> import time
+>>> limiter = RateLimiter(rate=10, burst=2)
+>>> time.sleep(limiter.reserve())
+>>> while (extra := limiter.confirm()) > 0:
+...     time.sleep(extra)
+>>> extra                                         # 0.0: send now (the send is recorded)
+0.0
 
 :class:`RedisRateLimiter` runs the same algorithm as a Lua script on a Valkey/Redis server, using the server's
 ``TIME``, so several processes or kernels share one budget (``VULTR_TOOLKIT_LIMITER_URL``). If the server

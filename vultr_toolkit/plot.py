@@ -15,12 +15,15 @@ Every ``plot_*`` takes ``label=`` and ``color=`` so that several calls can share
 * Other keywords go to the underlying matplotlib call (aliases such as ``c=``, ``ls=`` are understood) and win
   over the toolkit's own defaults (``marker=``, ``linestyle=``...).
 
-Example::
+Example (two results on one axes; here the same run twice, in practice two models):
 
-    from vultr_toolkit.plot import plot_latency_vs_load, plot_ttft_ecdf
-    ax = plot_latency_vs_load(res_a, label="qwen", color="tab:blue", metrics=("ttft_s",))
-    plot_latency_vs_load(res_b, ax=ax, label="llama", color="tab:orange", metrics=("ttft_s",))
-    plot_ttft_ecdf(res.requests, ax=ax2)
+>>> from vultr_toolkit.plot import plot_latency_vs_load, plot_ttft_ecdf
+>>> ax = plot_latency_vs_load(res, label="qwen", color="tab:blue", metrics=("ttft_s",))
+>>> ax = plot_latency_vs_load(res, ax=ax, label="llama", color="tab:orange", metrics=("ttft_s",))
+>>> [line.get_label() for line in ax.get_lines()]
+['qwen ttft_s p50', 'llama ttft_s p50']
+>>> plot_ttft_ecdf(res.requests).get_title()
+'TTFT ECDF'
 """
 
 from __future__ import annotations

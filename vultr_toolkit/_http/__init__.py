@@ -1,17 +1,21 @@
 """The resilient HTTP layer: the only part of vultr_toolkit that imports httpx2.
 
 It serves every HTTP API the toolkit talks to — Vultr v2 (management) and any OpenAI-compatible inference
-endpoint — through one small internal API that other modules build on::
+endpoint — through one small internal API that other modules build on. A client's core for the management API
+(``HTTPCore(base_url, api_key=..., limiter=shared_limiter(...), policy=RetryPolicy(), timeout_s=30,
+name="management")`` builds one by hand), here on the sandbox:
 
-    core = HTTPCore("https://api.vultr.com/v2", api_key="...", limiter=shared_limiter(...),
-                    policy=RetryPolicy(), timeout_s=30, name="management")     # or client.http_core("management")
-    data = core.request_json("GET", "/instances", params={"per_page": 500})   # -> dict, typed errors
-    resp = core.request("GET", "/account")        # -> APIResponse(status, headers, data, attempts, elapsed_s)
-    with core.stream("POST", "/chat/completions", json=body) as s:            # retried only until it opens
-        for line in s.iter_lines(): ...                                       # or s.iter_bytes(); s.status, s.headers
-    core.stats(); core.close()
+>>> core = client.http_core("management")
+>>> len(core.request_json("GET", "/instances", params={"per_page": 2})["instances"])   # -> dict, typed errors
+2
+>>> resp = core.request("GET", "/account")   # -> APIResponse(status, headers, data, attempts, elapsed_s)
+>>> resp.status, list(resp.data), resp.attempts
+(200, ['account'], 1)
 
-    # AsyncHTTPCore: the same methods, awaited; ``async with core.stream(...) as s: async for line in s.aiter_lines()``
+``core.stream("POST", "/chat/completions", json=body)`` is a context manager (retried only until it opens) with
+``iter_lines()`` / ``iter_bytes()``, ``status`` and ``headers``; ``core.stats()`` and ``core.close()`` finish.
+:class:`AsyncHTTPCore` has the same methods, awaited (``async with core.stream(...) as s: async for line in
+s.aiter_lines()``).
 
 Every request method takes ``params``, ``json``, ``idempotent`` (None = by method; True lets a read-only POST be
 retried after 5xx), ``timeout_s`` (read timeout for this call) and ``headers`` (this call only). Paths are

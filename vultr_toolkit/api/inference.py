@@ -21,14 +21,16 @@ stream                 ``chat(..., stream=True)`` (consumes the SSE stream, also
                        ``stream(...)`` (an iterator of typed chunks)
 =====================  ==========================
 
-Example::
+Example (the sandbox's emulator answers with lorem-ipsum tokens):
 
-    client = vt.Client(sb.settings())
-    r = client.inference.chat("Say hi", model="qwen3.8-27b", max_tokens=16)
-    r.text, r.finish_reason, r.usage.completion_tokens, r.latency_s
-    for chunk in client.inference.stream("Count to 3", model="qwen3.8-27b", max_tokens=8):
-        print(chunk.content, end="")
-    client.inference.models()      # DataFrame: id, context_length, modalities, $ per 1M tokens
+>>> r = client.inference.chat("Say hi", model="qwen3.8-27b", max_tokens=16)
+>>> r.finish_reason, r.usage.completion_tokens, r.latency_s > 0
+('length', 16, True)
+>>> chunks = list(client.inference.stream("Count to 3", model="qwen3.8-27b", max_tokens=8))
+>>> "".join(c.content for c in chunks).split() == [c.content.strip() for c in chunks if c.content]
+True
+>>> client.inference.models()[["id", "context_length", "usd_per_1m_prompt"]].shape   # one row per model
+(4, 3)
 """
 
 from __future__ import annotations

@@ -23,13 +23,14 @@ inventory snapshot records it in ``.errors``. Pass ``allow_partial=True`` to get
 
 The pager is a pure state machine (:class:`Pager`) with two thin drivers, so sync and async share one logic.
 
-Example::
+Example:
 
-    client = vt.Client(sb.settings())
-    account = client.management.get("/account")["account"]
-    instances = client.management.paginate("/instances", "instances")      # list[dict]
-    for inst in client.management.iter_items("/instances", "instances"):   # lazily, page by page
-        ...
+>>> sorted(client.management.get("/account")["account"])[:3]
+['acls', 'balance', 'email']
+>>> len(client.management.paginate("/instances", "instances"))                # list[dict], every page
+25
+>>> sum(1 for _ in client.management.iter_items("/instances", "instances"))   # lazily, page by page
+25
 """
 
 from __future__ import annotations

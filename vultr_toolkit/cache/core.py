@@ -308,10 +308,13 @@ class Cache:
                               beta: float = 1.0, lock_wait: float | None = None, tags: Sequence[str] = ()) -> T:
         """The async twin of :meth:`get_or_compute` for coroutine functions (same plan, awaited I/O).
 
-        Example::
+        Example:
 
-            async def load() -> dict: ...
-            value = await cache.aget_or_compute("k", load, ttl=60)
+            >>> import asyncio
+            >>> async def load() -> dict[str, int]:
+            ...     return {"answer": 42}
+            >>> asyncio.run(Cache(namespace="doc-async").aget_or_compute("k", load, ttl=60))
+            {'answer': 42}
         """
         prefix = self._tagv_prefix
         astore = self._async_store()

@@ -1,12 +1,13 @@
 """Health: probes of PostgreSQL, Valkey, the inference endpoint and the Vultr API; the monitor; analysis.
 
-Example::
+Example (the ``VULTR_*`` environment points at the sandbox here; in real use ``interval_s=30`` or so):
 
-    import vultr_toolkit as vt
-
-    vt.check_health()                                   # one row per target + overall
-    hist = vt.HealthMonitor().run(interval_s=30, count=10)
-    vt.health.summarize(hist)                           # uptime %, p50/p95/p99 latency, incidents, MTTR
+>>> vt.check_health()[["service", "status"]].values.tolist()   # one row per target + overall
+[['inference', 'up'], ['api', 'up'], ['overall', 'up']]
+>>> with vt.HealthMonitor() as mon:
+...     run = mon.run(interval_s=0.05, count=2, progress=False)
+>>> vt.health.summarize(run)[["service", "samples", "uptime_pct"]].values.tolist()   # + p50/p95/p99, MTTR
+[['api', 2, 100.0], ['inference', 2, 100.0], ['overall', 2, 100.0]]
 """
 
 from __future__ import annotations

@@ -132,12 +132,19 @@ class HealthMonitor:
     :class:`~vultr_toolkit.health.probes.Probe` objects instead of the configured ones. ``store``: a
     :class:`~vultr_toolkit.store.HistoryStore` or URL to record into (None: keep samples in memory only).
 
-    Example::
+    Example:
 
-        mon = vt.HealthMonitor(sb.settings(), store="sqlite:///health.sqlite")
-        mon.check()                                    # one row per target + overall
-        df = mon.run(interval_s=0.5, count=3)          # samples of this run
-        mon.run(interval_s=30, background=True)        # returns at once; mon.stop() -> samples
+        >>> mon = vt.HealthMonitor(sb.settings(), store="sqlite:///health.sqlite")
+        >>> mon.check()["target"].tolist()                                   # one row per target + overall
+        ['http://127.0.0.1:.../v1', 'http://127.0.0.1:.../v2/account', 'overall']
+        >>> len(mon.run(interval_s=0.05, count=2, progress=False))          # samples of this run
+        6
+        >>> mon.run(interval_s=0.05, background=True) is mon                 # returns at once
+        True
+        >>> mon.stop().columns[:4].tolist()                                  # -> every sample so far
+        ['checked_at', 'service', 'target', 'status']
+        >>> mon.close()["dropped"]                                           # flushes the rest; stats
+        0
     """
 
     def __init__(self, settings: Settings | None = None, targets: Sequence[str | Probe] | None = None,

@@ -1,15 +1,15 @@
 """Inventory as DataFrames: every Vultr resource, whole snapshots, costs and diffs.
 
 Reached as ``client.inventory`` (:class:`InventoryAPI`, or :class:`AsyncInventoryAPI` on ``vt.AsyncClient``)
-and as ``vt.inventory`` for the module-level helpers::
+and as ``vt.inventory`` for the module-level helpers:
 
-    import vultr_toolkit as vt
-
-    with vt.Sandbox(seed=0) as sb, vt.Client(sb.settings()) as client:
-        df = client.inventory.instances()              # one DataFrame per resource
-        old = client.inventory.snapshot(progress=False)
-        new = client.inventory.snapshot(progress=False)
-        vt.inventory.diff(old, new)                    # added / removed / changed (+ which columns)
+>>> len(client.inventory.instances())                 # one DataFrame per resource
+25
+>>> new = client.inventory.snapshot(progress=False)
+>>> vt.inventory.diff(snap, new).columns.tolist()     # added / removed / changed (+ which columns); none here
+['resource_type', 'id', 'label', 'change', 'changed_columns']
+>>> len(vt.inventory.diff(snap, new))
+0
 
 Modules: :mod:`~.schemas` (column → dtype, one source of truth), :mod:`~.frames` (pure JSON → DataFrame
 builders), :mod:`~.api` (sync/async drivers), :mod:`~.snapshot` (:class:`InventorySnapshot`), :mod:`~.diff`,

@@ -13,15 +13,16 @@ though instances, node pools and the plans frame all need it, and every list is 
 (the fewest page requests). Pacing and retries are the client's (shared rate limiter, retry budget); the
 concurrency bound only caps how many page chains are in flight.
 
-Example::
+Example:
 
-    import vultr_toolkit as vt
-    with vt.Sandbox(seed=0) as sb:
-        inv = vt.Client(sb.settings()).inventory
-        inv.instances()                      # DataFrame, schema in inventory.schemas
-        inv.databases(engine="pg")
-        snap = inv.snapshot(progress=False)  # InventorySnapshot
-        snap.summary()
+>>> inv = client.inventory
+>>> inv.instances().shape                    # DataFrame, schema in inventory.schemas
+(25, 36)
+>>> inv.databases(engine="pg")["engine"].tolist()
+['pg', 'pg']
+
+``inv.snapshot(progress=False)`` fetches everything at once, as an
+:class:`~vultr_toolkit.inventory.snapshot.InventorySnapshot`.
 """
 
 from __future__ import annotations

@@ -3,16 +3,17 @@
 A report is assembled once from the data products (pure pandas and matplotlib, no I/O) and can then be written
 in three forms: one self-contained HTML file, Markdown with PNGs, or a Parquet bundle of the underlying frames.
 
-Example::
+Example:
 
-    import vultr_toolkit as vt
-    with vt.Sandbox(seed=0) as sb:
-        snap = vt.Client(sb.settings()).inventory.snapshot(progress=False)
-        hist = vt.HealthMonitor(sb.settings()).run(interval_s=0.5, count=3, progress=False)
-        rep = vt.report.build(inventory=snap, health=hist, title="Nightly check")
-        rep.to_html("nightly.html")          # one file: tables, PNG plots inlined, metadata
-        rep.to_markdown("nightly.md")        # + nightly_files/*.png
-        rep.to_parquet("nightly-data/")      # the frames, for pandas
+>>> rep = vt.report.build(health=hist, title="Nightly check")   # any of inventory=, health=, benchmark=
+>>> rep
+<Report 'Nightly check' (health: ... tables, ... plots)>
+>>> str(rep.to_html("nightly.html"))          # one file: tables, PNG plots inlined, metadata
+'nightly.html'
+>>> str(rep.to_markdown("nightly.md"))        # + nightly_files/*.png
+'nightly.md'
+>>> str(rep.to_parquet("nightly-data/"))      # the frames, for pandas
+'nightly-data'
 """
 
 from __future__ import annotations

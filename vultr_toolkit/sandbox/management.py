@@ -10,12 +10,21 @@ Semantics follow the live Vultr v2 API: Bearer auth with ``401 {"error": "Invali
 :mod:`.pagination`), ``/databases`` without paging (``meta`` has only ``total``), ``/billing/pending-charges`` and
 ``/inference`` without ``meta`` (as govultr decodes them), 404 ``{"error", "status"}`` for unknown ids.
 
-Example (mounted by :class:`~vultr_toolkit.sandbox.Sandbox`; standalone use)::
+Example (mounted by :class:`~vultr_toolkit.sandbox.Sandbox`; standalone use, served on 127.0.0.1 by aiohttp's
+test server):
 
-    from aiohttp import web
-    api = ManagementEmulator(build_fleet(0), api_key="sandbox-key")
-    app = web.Application()
-    api.add_routes(app)
+>>> import asyncio
+>>> from aiohttp.test_utils import TestClient, TestServer
+>>> from vultr_toolkit.sandbox.fleet import build_fleet
+>>> api = ManagementEmulator(build_fleet(0), api_key="sandbox-key")
+>>> app = web.Application()
+>>> api.add_routes(app)
+>>> async def get(path: str, *keys: str) -> list[tuple[int, list[str]]]:
+...     async with TestClient(TestServer(app, host="127.0.0.1")) as c:
+...         rs = [await c.get(path, headers={"Authorization": f"Bearer {k}"}) for k in keys]
+...         return [(r.status, sorted(await r.json())) for r in rs]
+>>> asyncio.run(get("/v2/account", "sandbox-key", "wrong"))
+[(200, ['account']), (401, ['error', 'status'])]
 """
 
 from __future__ import annotations

@@ -1,14 +1,23 @@
 """The history store: health samples, benchmark runs and inventory snapshots in SQLite or PostgreSQL.
 
-Example::
+Example:
 
-    import vultr_toolkit as vt
-
-    store = vt.store.HistoryStore()                   # VULTR_TOOLKIT_STORE, or a SQLite file in the data dir
-    df = store.health_history(since="24h")            # DataFrame, dtypes in vt.store.SAMPLE_DTYPES
-    run_id = res.save(store)                          # a BenchmarkResult, an InventorySnapshot: any Bundle
-    res = vt.bench.BenchmarkResult.load(store, run_id)   # identical dtypes; a run of another kind is a StoreError
-    meta, frames = store.load_frames(run_id)          # the generic layer underneath
+>>> store = vt.store.HistoryStore()                   # VULTR_TOOLKIT_STORE, or a SQLite file in the data dir
+>>> df = store.health_history(since="24h")            # DataFrame, dtypes in vt.store.SAMPLE_DTYPES
+>>> df.dtypes.astype(str).to_dict() == {k: str(v) for k, v in vt.store.SAMPLE_DTYPES.items()}
+True
+>>> run_id = res.save(store)                          # a BenchmarkResult, an InventorySnapshot: any Bundle
+>>> run_id
+'benchmark-...'
+>>> vt.bench.BenchmarkResult.load(store, run_id).summary()["requests"].tolist()   # identical dtypes
+[8, 8]
+>>> meta, frames = store.load_frames(run_id)          # the generic layer underneath
+>>> sorted(frames)
+['chunks', 'levels', 'requests']
+>>> vt.inventory.InventorySnapshot.load(store, run_id)          # a run of another kind
+Traceback (most recent call last):
+...
+vultr_toolkit.StoreError: ...
 """
 
 from __future__ import annotations

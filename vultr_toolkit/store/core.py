@@ -40,12 +40,15 @@ class HistoryStore(DeprecatedLoaders):
     created on first use, so a store whose database is down can still be constructed (a monitor buffers until it
     is back). Database failures raise :class:`~vultr_toolkit.StoreError` with a redacted message.
 
-    Example::
+    Example:
 
-        store = vt.store.HistoryStore("sqlite:///health.sqlite")
-        store.write_samples(monitor.run(count=3, interval_s=1))
-        df = store.health_history(since="24h", services=["postgres"])
-        store.prune(older_than="30d")
+        >>> store = vt.store.HistoryStore("sqlite:///health.sqlite")
+        >>> store.write_samples(hist)                     # e.g. what monitor.run(...) returned
+        12
+        >>> store.health_history(since="24h", services=["api"])["status"].tolist()
+        ['up', 'down', 'down', 'up']
+        >>> store.prune(older_than="30d")                 # nothing that old yet
+        0
     """
 
     def __init__(self, url: str | None = None, *, settings: Settings | None = None, **engine_kw: Any) -> None:

@@ -3,12 +3,14 @@
 Each dashboard is a thin class over pure render functions (data + control values → frame, figure, HTML), so the
 same views work in reports and tests. ipywidgets is imported only when a dashboard is built (``[widgets]`` extra).
 
-Example::
+Example (each one displays as a dashboard when it is the last expression of a Jupyter cell):
 
-    import vultr_toolkit as vt
-    vt.widgets.InventoryExplorer(client.inventory.snapshot())
-    vt.widgets.HealthDashboard(vt.HealthMonitor(sb.settings()).run(interval_s=1, background=True))
-    vt.widgets.BenchmarkRunner(client)
+``vt.widgets.InventoryExplorer(snap)`` explores an inventory snapshot (see :mod:`~.inventory`);
+
+>>> vt.widgets.HealthDashboard(hist).summary["service"].tolist()
+['api', 'inference', 'overall']
+>>> list(vt.widgets.BenchmarkRunner(client).controls)
+['model', 'mode', 'levels', 'requests', 'max_tokens', 'run']
 """
 
 from __future__ import annotations

@@ -5,13 +5,13 @@ every level; :func:`merge_results` joins the per-level results into one
 :class:`~vultr_toolkit.bench.BenchmarkResult` (``.result``), the same frames a single multi-level run gives.
 Clicking Run blocks the kernel until the run ends, as any cell does; a tqdm bar shows the progress.
 
-Example::
+Example (``runner`` alone in a Jupyter cell shows it: choose, then click Run):
 
-    runner = vt.widgets.BenchmarkRunner(client)
-    runner                                     # in Jupyter: choose, then click Run
-    runner.controls["levels"].value = "1, 4"
-    runner.controls["run"].click()             # the same as clicking it
-    runner.result.summary()
+>>> runner = vt.widgets.BenchmarkRunner(client, requests=2, max_tokens=4, progress=False)
+>>> runner.controls["levels"].value = "2"
+>>> runner.controls["run"].click()             # the same as clicking it
+>>> runner.result.summary()["requests"].tolist()   # one row per level
+[2]
 """
 
 from __future__ import annotations

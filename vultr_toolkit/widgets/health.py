@@ -5,12 +5,16 @@ The source is a running (or finished) :class:`~vultr_toolkit.HealthMonitor` (its
 the background, *live* refreshes the dashboard every few seconds from a daemon thread (ipykernel sends widget
 updates from any thread) and stops by itself once the monitor has stopped.
 
-Example::
+Example (``dash`` alone in a Jupyter cell shows it):
 
-    mon = vt.HealthMonitor(sb.settings()).run(interval_s=1, background=True)
-    dash = vt.widgets.HealthDashboard(mon)
-    dash                                   # in Jupyter
-    dash.start_live()                      # follow the monitor (the same as ticking "live refresh")
+>>> mon = vt.HealthMonitor(sb.settings()).run(interval_s=0.05, background=True)
+>>> dash = vt.widgets.HealthDashboard(mon)
+>>> dash.start_live(interval_s=0.1)      # follow the monitor (the same as ticking "live refresh")
+>>> dash.controls["live"].value
+True
+>>> dash.stop_live(); dash.controls["live"].value   # or it stops by itself once the monitor stops
+False
+>>> _ = mon.stop(); _ = mon.close()
 
 The "live refresh" checkbox and the footer's "· live" always tell the real state: :meth:`start_live` ticks the
 box, :meth:`stop_live` (or the followed monitor stopping) unticks it, and ticking/unticking it starts/stops.

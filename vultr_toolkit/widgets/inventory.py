@@ -3,13 +3,12 @@
 The pure functions (:func:`filter_resources`, :func:`inventory_figure`, :func:`inventory_summary_html`) do the
 work and are usable without ipywidgets; the class only wires controls to them.
 
-Example::
+Example (``ex`` alone in a Jupyter cell shows the dashboard):
 
-    snap = vt.Client(sb.settings()).inventory.snapshot()
-    ex = vt.widgets.InventoryExplorer(snap)
-    ex                                         # in Jupyter: the dashboard
-    ex.controls["region"].value = ("ewr",)     # the same as clicking in it
-    ex.frame                                   # the rows shown
+>>> ex = vt.widgets.InventoryExplorer(snap)
+>>> ex.controls["region"].value = ("ewr",)     # the same as clicking in it
+>>> ex.frame["region"].unique().tolist()       # the rows shown
+['ewr']
 """
 
 from __future__ import annotations
