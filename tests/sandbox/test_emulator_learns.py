@@ -97,3 +97,22 @@ def test_reset_forgets_requests_and_restarts_the_fault_cycle(client: httpx2.Clie
         assert [_chat(client).status_code for _ in range(3)] == [200, 502, 200]
     finally:
         emu.configure(fault_cycle=None)
+
+
+@pytest.mark.parametrize("stop", [" amet", [" zzzz", " amet"]])
+def test_stop_truncates_before_the_stop_string_with_finish_reason_stop(client: httpx2.Client,
+                                                                        stop: object) -> None:
+    out = _chat(client, max_tokens=200, stop=stop).json()
+    choice = out["choices"][0]
+    assert choice["finish_reason"] == "stop"
+    assert " amet" not in choice["message"]["content"]
+    assert out["usage"]["completion_tokens"] == len(choice["message"]["content"]) // 5 < 200
+    streamed = client.post("/chat/completions", json={"model": "qwen3.8-27b", "max_tokens": 200, "stop": stop,
+                                                      "stream": True, "messages": [{"role": "user",
+                                                                                    "content": "x"}]}).text
+    assert '"finish_reason":"stop"' in streamed and " amet" not in streamed
+
+
+def test_a_stop_string_that_never_occurs_leaves_finish_reason_length(client: httpx2.Client) -> None:
+    out = _chat(client, max_tokens=5, stop="never-there").json()
+    assert out["choices"][0]["finish_reason"] == "length" and out["usage"]["completion_tokens"] == 5

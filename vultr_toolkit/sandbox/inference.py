@@ -22,6 +22,7 @@ What it emulates (see ``shared/research/vultr-api.md`` §6):
   this machine reads (event-loop timers have ~1 ms granularity, so a frame can leave up to ~1 ms *early*;
   ``lateness_ms`` records that too). :meth:`InferenceEmulator.chunk_log` returns those stamps and the
   emulator's own lateness.
+* ``stop`` (string or list) ends the output before the first stop string, ``finish_reason`` "stop".
 * Prefill: with ``prefill_tok_s`` > 0 a model's TTFT is ``ttft_s * jitter + prompt_tokens / prefill_tok_s``
   (times ``time_scale``), so a test knows it exactly.
 * ``POST /v1/embeddings`` — for models with ``output="embedding"``: ``input`` str or list, deterministic unit
@@ -531,11 +532,22 @@ class _Plan:
     def __init__(self, profile: ModelProfile, max_tokens: int, body: dict[str, Any], rng: np.random.Generator):
         self.profile = profile
         n_reason = min(profile.reasoning_tokens, max_tokens // 2) if profile.reasoning_tokens else 0
-        self.total = max_tokens
+        self.finish_reason = "length"
         words = rng.integers(0, len(_CONTENT_WORDS), size=max_tokens - n_reason)
         self.content = [_CONTENT_WORDS[i] for i in words]
+        stop = body.get("stop")
+        stops = [stop] if isinstance(stop, str) else [x for x in stop or [] if isinstance(x, str) and x]
+        if stops:
+            # Like vLLM: the output ends before the first stop string (not included), finish_reason "stop".
+            text = ""
+            for i, word in enumerate(self.content):
+                text += word
+                if any(x in text for x in stops):
+                    self.content = self.content[:i]
+                    self.finish_reason = "stop"
+                    break
         self.reasoning = [_REASONING_WORDS[i] for i in rng.integers(0, len(_REASONING_WORDS), size=n_reason)]
-        self.finish_reason = "length"
+        self.total = n_reason + len(self.content)
         self.ttft_jitter = float(rng.lognormal(0.0, profile.ttft_cv)) if profile.ttft_cv else 1.0
         self.itl_jitter = (rng.lognormal(0.0, profile.itl_cv, size=max_tokens) if profile.itl_cv
                            else np.ones(max_tokens))
