@@ -116,3 +116,14 @@ def test_stop_truncates_before_the_stop_string_with_finish_reason_stop(client: h
 def test_a_stop_string_that_never_occurs_leaves_finish_reason_length(client: httpx2.Client) -> None:
     out = _chat(client, max_tokens=5, stop="never-there").json()
     assert out["choices"][0]["finish_reason"] == "length" and out["usage"]["completion_tokens"] == 5
+
+
+def test_same_seed_and_prompt_give_the_same_text(client: httpx2.Client) -> None:
+    def text(seed: int | None, content: str = "x") -> str:
+        kw = {} if seed is None else {"seed": seed}
+        return str(_chat(client, content=content, max_tokens=12, **kw).json()["choices"][0]["message"]["content"])
+
+    assert text(7) == text(7)
+    assert text(7) != text(8)
+    assert text(7) != text(7, content="another prompt")
+    assert text(None) != text(None)          # unseeded requests differ (per-request draws)

@@ -22,6 +22,7 @@ What it emulates (see ``shared/research/vultr-api.md`` §6):
   this machine reads (event-loop timers have ~1 ms granularity, so a frame can leave up to ~1 ms *early*;
   ``lateness_ms`` records that too). :meth:`InferenceEmulator.chunk_log` returns those stamps and the
   emulator's own lateness.
+* ``seed``: the same request seed and messages give the same text.
 * ``stop`` (string or list) ends the output before the first stop string, ``finish_reason`` "stop".
 * Prefill: with ``prefill_tok_s`` > 0 a model's TTFT is ``ttft_s * jitter + prompt_tokens / prefill_tok_s``
   (times ``time_scale``), so a test knows it exactly.
@@ -363,7 +364,7 @@ class InferenceEmulator:
             status = int(fault[-3:])
             return web.json_response(error_envelope(status), status=status)
 
-        plan = _Plan(profile, max_tokens, body, np.random.default_rng((self.seed, n)))
+        plan = _Plan(profile, max_tokens, body, np.random.default_rng((self.seed, n)), self._text_rng(body))
         self._active[profile.id] = self._active.get(profile.id, 0) + 1
         try:
             if body.get("stream"):
@@ -371,6 +372,16 @@ class InferenceEmulator:
             return await self._complete(request, n, profile, plan, fault)
         finally:
             self._active[profile.id] -= 1
+
+    def _text_rng(self, body: dict[str, Any]) -> np.random.Generator | None:
+        """With a request ``seed``, the text depends only on (emulator seed, request seed, prompt), like a
+        seeded sampler; without one every request draws fresh text."""
+        seed = body.get("seed")
+        if not isinstance(seed, int) or isinstance(seed, bool):
+            return None
+        prompt = json.dumps(body.get("messages"), sort_keys=True).encode()
+        return np.random.default_rng((self.seed, 2, seed & 0xFFFFFFFF, int.from_bytes(
+            hashlib.sha256(prompt).digest()[:4], "big")))
 
     def reset(self) -> None:
         """Forget requests, the fault-cycle position and the chunk log (options and models stay).
@@ -529,11 +540,12 @@ class InferenceEmulator:
 class _Plan:
     """What one request will produce: reasoning and content words, jitter draws, usage."""
 
-    def __init__(self, profile: ModelProfile, max_tokens: int, body: dict[str, Any], rng: np.random.Generator):
+    def __init__(self, profile: ModelProfile, max_tokens: int, body: dict[str, Any], rng: np.random.Generator,
+                 text_rng: np.random.Generator | None = None):
         self.profile = profile
         n_reason = min(profile.reasoning_tokens, max_tokens // 2) if profile.reasoning_tokens else 0
         self.finish_reason = "length"
-        words = rng.integers(0, len(_CONTENT_WORDS), size=max_tokens - n_reason)
+        words = (text_rng or rng).integers(0, len(_CONTENT_WORDS), size=max_tokens - n_reason)
         self.content = [_CONTENT_WORDS[i] for i in words]
         stop = body.get("stop")
         stops = [stop] if isinstance(stop, str) else [x for x in stop or [] if isinstance(x, str) and x]
