@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import httpx2
 import numpy as np
@@ -31,7 +32,7 @@ def client(sb: vt.Sandbox) -> Iterator[httpx2.Client]:
         yield c
 
 
-def _chat(client: httpx2.Client, model: str = "qwen3.8-27b", content: str = "x", **kw: object) -> httpx2.Response:
+def _chat(client: httpx2.Client, model: str = "qwen3.8-27b", content: str = "x", **kw: Any) -> httpx2.Response:
     return client.post("/chat/completions", json={"model": model, "max_tokens": 1,
                                                   "messages": [{"role": "user", "content": content}], **kw})
 
@@ -120,7 +121,7 @@ def test_a_stop_string_that_never_occurs_leaves_finish_reason_length(client: htt
 
 def test_same_seed_and_prompt_give_the_same_text(client: httpx2.Client) -> None:
     def text(seed: int | None, content: str = "x") -> str:
-        kw = {} if seed is None else {"seed": seed}
+        kw: dict[str, Any] = {} if seed is None else {"seed": seed}
         return str(_chat(client, content=content, max_tokens=12, **kw).json()["choices"][0]["message"]["content"])
 
     assert text(7) == text(7)
