@@ -22,6 +22,13 @@ What it emulates (see ``shared/research/vultr-api.md`` §6):
   this machine reads (event-loop timers have ~1 ms granularity, so a frame can leave up to ~1 ms *early*;
   ``lateness_ms`` records that too). :meth:`InferenceEmulator.chunk_log` returns those stamps and the
   emulator's own lateness.
+* ``seed``: the same request seed and messages give the same text.
+* ``stop`` (string or list) ends the output before the first stop string, ``finish_reason`` "stop".
+* Prefill: with ``prefill_tok_s`` > 0 a model's TTFT is ``ttft_s * jitter + prompt_tokens / prefill_tok_s``
+  (times ``time_scale``), so a test knows it exactly.
+* ``POST /v1/embeddings`` — for models with ``output="embedding"``: ``input`` str or list, deterministic unit
+  vectors of ``embedding_dim`` (a hash of seed and text), ``usage.prompt_tokens``; latency is
+  ``ttft_s + sum(prompt_tokens) / prefill_tok_s``. Each model document lists the ``endpoints`` it serves.
 * Auth: chat needs ``Authorization: Bearer <api_key>``; without one the answer is Vultr's
   ``401 {"message": "No API key provided"}``; other errors use the OpenRouter envelope
   ``{"error": {"code", "message", "type", "metadata": {"error_type"}}}``.
@@ -53,6 +60,7 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
+import hashlib
 import json
 import time
 from collections.abc import Sequence
@@ -91,7 +99,9 @@ class ModelProfile:
     context_length: int = 131072
     prompt_usd: str = "0.0000002"
     completion_usd: str = "0.0000006"
-    output: str = "text"            # "text" = chat model; anything else is listed but refuses chat
+    output: str = "text"            # "text" = chat model; "embedding" serves /v1/embeddings; others refuse both
+    prefill_tok_s: float = 0.0      # > 0: TTFT grows by prompt_tokens / prefill_tok_s (0 = prompt length is free)
+    embedding_dim: int = 8          # length of each /v1/embeddings vector (embedding models only)
 
     def document(self) -> dict[str, Any]:
         """The OpenRouter 'Model Document' (schema 2.4) that Vultr's ``/v1/models`` returns."""
@@ -112,6 +122,8 @@ class ModelProfile:
             "output_modalities": [{
                 "type": self.output,
                 "streaming": self.output == "text",
+                "endpoints": (["/v1/chat/completions"] if self.output == "text"
+                              else ["/v1/embeddings"] if self.output == "embedding" else []),
                 "max_length": {"value": min(self.context_length, 32768), "unit": "token"},
                 "supported_parameters": {
                     "temperature": {"type": "range", "min": 0, "max": 2},
@@ -264,6 +276,7 @@ class InferenceEmulator:
         """Register the emulator's routes under ``/v1`` on an aiohttp application."""
         app.router.add_get("/v1/models", self._models)
         app.router.add_post("/v1/chat/completions", self._chat)
+        app.router.add_post("/v1/embeddings", self._embeddings)
         app.router.add_get("/v1/emulator/chunks", self._chunks_route)
         app.router.add_post("/v1/emulator/config", self._config_route)
 
@@ -351,7 +364,7 @@ class InferenceEmulator:
             status = int(fault[-3:])
             return web.json_response(error_envelope(status), status=status)
 
-        plan = _Plan(profile, max_tokens, body, np.random.default_rng((self.seed, n)))
+        plan = _Plan(profile, max_tokens, body, np.random.default_rng((self.seed, n)), self._text_rng(body))
         self._active[profile.id] = self._active.get(profile.id, 0) + 1
         try:
             if body.get("stream"):
@@ -359,6 +372,61 @@ class InferenceEmulator:
             return await self._complete(request, n, profile, plan, fault)
         finally:
             self._active[profile.id] -= 1
+
+    def _text_rng(self, body: dict[str, Any]) -> np.random.Generator | None:
+        """With a request ``seed``, the text depends only on (emulator seed, request seed, prompt), like a
+        seeded sampler; without one every request draws fresh text."""
+        seed = body.get("seed")
+        if not isinstance(seed, int) or isinstance(seed, bool):
+            return None
+        prompt = json.dumps(body.get("messages"), sort_keys=True).encode()
+        return np.random.default_rng((self.seed, 2, seed & 0xFFFFFFFF, int.from_bytes(
+            hashlib.sha256(prompt).digest()[:4], "big")))
+
+    def reset(self) -> None:
+        """Forget requests, the fault-cycle position and the chunk log (options and models stay).
+
+        >>> emu = InferenceEmulator()
+        >>> emu.reset(); emu.chat_requests
+        0
+        """
+        self._requests = 0
+        self._cycle_start = 0
+        self._fault_rng = np.random.default_rng((self.seed, 1))
+        self.clear_chunk_log()
+
+    async def _embeddings(self, request: web.Request) -> web.Response:
+        """``POST /v1/embeddings``: deterministic unit vectors (a hash of seed and text), usage.prompt_tokens."""
+        if (denied := self._auth_error(request)) is not None:
+            return denied
+        try:
+            body = await request.json()
+        except ValueError:
+            return web.json_response(error_envelope(400, "Request body is not valid JSON"), status=400)
+        model = body.get("model") if isinstance(body, dict) else None
+        profile = self._profiles.get(model) if isinstance(model, str) else None
+        if profile is None:
+            return web.json_response(error_envelope(404, f"Model {model!r} not found; see GET /v1/models"),
+                                     status=404)
+        if profile.output != "embedding":
+            return web.json_response(error_envelope(400, f"Model {model!r} is not an embedding model"), status=400)
+        raw = body.get("input")
+        inputs = [raw] if isinstance(raw, str) else raw
+        if not isinstance(inputs, list) or not inputs or not all(isinstance(t, str) for t in inputs):
+            return web.json_response(error_envelope(400, "'input' must be a string or a non-empty list of "
+                                                         "strings"), status=400)
+        self._requests += 1
+        tokens = [max(1, len(t.split())) for t in inputs]
+        # Time: one TTFT plus prefill of every input, so a batch's latency is analytically known.
+        prefill = sum(tokens) / profile.prefill_tok_s if profile.prefill_tok_s > 0 else 0.0
+        await asyncio.sleep((profile.ttft_s + prefill) * self.options["time_scale"])
+        data = []
+        for i, text in enumerate(inputs):
+            digest = int.from_bytes(hashlib.sha256(f"{self.seed}\0{text}".encode()).digest()[:8], "big")
+            vec = np.random.default_rng(digest).standard_normal(profile.embedding_dim)
+            data.append({"object": "embedding", "index": i, "embedding": (vec / np.linalg.norm(vec)).tolist()})
+        return web.json_response({"object": "list", "model": profile.id, "data": data,
+                                  "usage": {"prompt_tokens": sum(tokens), "total_tokens": sum(tokens)}})
 
     def _itl_ns(self, profile: ModelProfile, jitter: float) -> int:
         slow = 1.0 + profile.batch_slowdown * max(0, self._active.get(profile.id, 1) - 1)
@@ -368,7 +436,7 @@ class InferenceEmulator:
                         fault: str) -> web.StreamResponse:
         scale = self.options["time_scale"]
         start = time.monotonic_ns()
-        due = start + int(profile.ttft_s * plan.ttft_jitter * scale * 1e9)
+        due = start + int(plan.ttft_s * scale * 1e9)
         for k in range(1, plan.total):
             due += self._itl_ns(profile, float(plan.itl_jitter[k]))
         if fault == "stall":
@@ -431,7 +499,7 @@ class InferenceEmulator:
         start = time.monotonic_ns()
         try:
             await send(frame('{"role":"assistant","content":""}', usage_tokens=0), 0, start)
-            due = start + int(profile.ttft_s * plan.ttft_jitter * scale * 1e9)
+            due = start + int(plan.ttft_s * scale * 1e9)
             for chunks_sent, (kind, words) in enumerate(plan.chunks()):
                 k = len(words)
                 # Token i is due at ttft + sum of i intervals; a chunk goes out when its last token is due.
@@ -472,19 +540,34 @@ class InferenceEmulator:
 class _Plan:
     """What one request will produce: reasoning and content words, jitter draws, usage."""
 
-    def __init__(self, profile: ModelProfile, max_tokens: int, body: dict[str, Any], rng: np.random.Generator):
+    def __init__(self, profile: ModelProfile, max_tokens: int, body: dict[str, Any], rng: np.random.Generator,
+                 text_rng: np.random.Generator | None = None):
         self.profile = profile
         n_reason = min(profile.reasoning_tokens, max_tokens // 2) if profile.reasoning_tokens else 0
-        self.total = max_tokens
-        words = rng.integers(0, len(_CONTENT_WORDS), size=max_tokens - n_reason)
-        self.content = [_CONTENT_WORDS[i] for i in words]
-        self.reasoning = [_REASONING_WORDS[i] for i in rng.integers(0, len(_REASONING_WORDS), size=n_reason)]
         self.finish_reason = "length"
+        words = (text_rng or rng).integers(0, len(_CONTENT_WORDS), size=max_tokens - n_reason)
+        self.content = [_CONTENT_WORDS[i] for i in words]
+        stop = body.get("stop")
+        stops = [stop] if isinstance(stop, str) else [x for x in stop or [] if isinstance(x, str) and x]
+        if stops:
+            # Like vLLM: the output ends before the first stop string (not included), finish_reason "stop".
+            text = ""
+            for i, word in enumerate(self.content):
+                text += word
+                if any(x in text for x in stops):
+                    self.content = self.content[:i]
+                    self.finish_reason = "stop"
+                    break
+        self.reasoning = [_REASONING_WORDS[i] for i in rng.integers(0, len(_REASONING_WORDS), size=n_reason)]
+        self.total = n_reason + len(self.content)
         self.ttft_jitter = float(rng.lognormal(0.0, profile.ttft_cv)) if profile.ttft_cv else 1.0
         self.itl_jitter = (rng.lognormal(0.0, profile.itl_cv, size=max_tokens) if profile.itl_cv
                            else np.ones(max_tokens))
         text = " ".join(str(m.get("content", "")) for m in body.get("messages", []) if isinstance(m, dict))
         self.prompt_tokens = max(1, len(text.split()))
+        # Prefill is linear in the prompt, so a test knows TTFT exactly: base * jitter + prompt / rate.
+        prefill = self.prompt_tokens / profile.prefill_tok_s if profile.prefill_tok_s > 0 else 0.0
+        self.ttft_s = profile.ttft_s * self.ttft_jitter + prefill
 
     def chunks(self) -> list[tuple[str, list[str]]]:
         per = max(1, self.profile.tokens_per_chunk)
