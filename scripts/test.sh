@@ -3,7 +3,8 @@
 #   1. creates .venv (python3 -m venv) and installs -e '.[all,test]' — skipped while pyproject.toml is unchanged;
 #   2. when root, installs missing server binaries (scripts/install_services.sh: PostgreSQL, redis-server,
 #      valkey-server 8 from backports into .services/valkey) and prints the Valkey/Redis and PostgreSQL it uses;
-#   3. runs ruff, mypy, pytest over tests/ and, when notebooks exist, pytest --nbval-lax notebooks/;
+#   3. runs ruff, mypy, pytest over tests/, every docstring example (pytest --doctest-modules vultr_toolkit) and,
+#      when notebooks exist, pytest --nbval-lax notebooks/;
 #   4. exits non-zero if any step failed ("no tests collected" counts as a failure).
 #
 #   scripts/test.sh                 # everything
@@ -53,9 +54,11 @@ run() {
 if [ $# -gt 0 ]; then
   run "pytest" "$VENV/bin/pytest" -p no:cacheprovider "$@"
 else
-  run "ruff" "$VENV/bin/ruff" check vultr_toolkit tests benchmarks scripts
+  run "ruff" "$VENV/bin/ruff" check vultr_toolkit tests benchmarks scripts conftest.py
   run "mypy" "$VENV/bin/mypy"
   run "pytest" "$VENV/bin/pytest" -p no:cacheprovider --durations=15 tests/  # the slowest, to keep the suite fast
+  # The docstrings are the manual: every example runs, against the session sandbox of ./conftest.py.
+  run "pytest-doctests" "$VENV/bin/pytest" -p no:cacheprovider --doctest-modules vultr_toolkit
   if compgen -G "notebooks/*.ipynb" >/dev/null; then
     # The notebooks switch to a real account when VULTR_API_KEY is set: the test run must stay on the sandbox.
     run "pytest-notebooks" env -u VULTR_API_KEY -u VULTR_MANAGEMENT_API_KEY -u VULTR_INFERENCE_API_KEY \

@@ -256,8 +256,8 @@ class RedisRateLimiter:
     ``degraded_share`` of the rate, probes every ``probe_s`` and returns to the shared budget (module docstring);
     one warning per outage.
 
-    >>> lim = RedisRateLimiter("redis://127.0.0.1:6379/0", name="demo", rate=20)  # doctest: +SKIP
-    >>> lim.reserve()  # doctest: +SKIP
+    >>> lim = RedisRateLimiter(valkey_url, name="demo", rate=20)   # e.g. "redis://127.0.0.1:6379/0"
+    >>> lim.reserve()
     0.0
     """
 

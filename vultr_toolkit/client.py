@@ -150,7 +150,8 @@ class _ClientBase(Generic[CoreT]):
         ``management`` and ``inference`` are preconfigured from settings; keyword arguments override the preset
         (or configure a new name) and only apply when the core is first created.
 
-        >>> client.http_core("inference").request_json("GET", "/models")  # doctest: +SKIP
+        >>> client.http_core("inference").request_json("GET", "/models")["data"][0]["id"]
+        'qwen3.8-27b'
         """
         with self._cores_lock:
             core = self._cores.get(name)
@@ -187,8 +188,10 @@ class _ClientBase(Generic[CoreT]):
         rate_limited, limiter_waits, limiter_wait_s), the retry budget left per API (``budget_tokens``), and
         ``by_api`` with each core's details (including its limiter's grants and waits).
 
-        >>> client.stats()["retries"]  # doctest: +SKIP
-        0
+        >>> with vt.Client(sb.settings()) as c:
+        ...     _ = c.management.get("/account")
+        ...     c.stats()["requests"], c.stats()["retries"]
+        (1, 0)
         """
         with self._cores_lock:
             cores = dict(self._cores)
@@ -213,8 +216,9 @@ class Client(_ClientBase[HTTPCore]):
 
     Works inside Jupyter's running event loop (it uses a sync HTTP client, no asyncio). Thread-safe.
 
-    >>> with vt.Sandbox(seed=0) as sb, vt.Client(sb.settings()) as client:  # doctest: +SKIP
-    ...     client.management.paginate("/instances", "instances")[:1]
+    >>> with vt.Sandbox(seed=0) as sb, vt.Client(sb.settings()) as client:
+    ...     client.management.paginate("/instances", "instances")[0]["label"]
+    'batch-bom-00000'
     """
 
     _core_cls = HTTPCore
@@ -255,8 +259,12 @@ class Client(_ClientBase[HTTPCore]):
 class AsyncClient(_ClientBase[AsyncHTTPCore]):
     """The async client: ``vt.AsyncClient(settings=None, **overrides)``; use ``async with`` or ``await aclose()``.
 
-    >>> async with vt.AsyncClient(sb.settings()) as client:  # doctest: +SKIP
-    ...     await client.management.get("/account")
+    >>> import asyncio
+    >>> async def main():
+    ...     async with vt.AsyncClient(sb.settings()) as client:
+    ...         return await client.management.get("/account")
+    >>> asyncio.run(main())["account"]["email"]
+    'ops+0@example.com'
     """
 
     _core_cls = AsyncHTTPCore

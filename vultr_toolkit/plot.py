@@ -122,8 +122,11 @@ def plot_latency_vs_load(df: Any, *, ax: Axes | None = None, metrics: tuple[str,
     ``df`` is ``res.summary()`` (or the result). ``band`` shades up to that percentile. ``label="qwen"`` names
     the lines ``"qwen ttft_s p50"``...; ``color=`` colours them all (metrics then differ by line style).
 
-    >>> ax = plot_latency_vs_load(res_a, label="a", color="tab:blue")    # doctest: +SKIP
-    >>> plot_latency_vs_load(res_b, ax=ax, label="b", color="tab:red")   # doctest: +SKIP
+    >>> ax = plot_latency_vs_load(res.summary(), label="a", color="tab:blue"); ax.get_title()
+    'Latency vs load'
+    >>> ax = plot_latency_vs_load(res.summary(), ax=ax, label="b", color="tab:red")
+    >>> [t.get_text() for t in ax.get_legend().get_texts()][:1]
+    ['a ...']
     """
     s = _frame(df, "summary").sort_values("level")
     ax = _axes(ax)
@@ -159,7 +162,8 @@ def plot_ttft_ecdf(df: Any, *, ax: Axes | None = None, by: str = "level", label:
     """Empirical CDF of ``ttft_s`` of successful measured requests, one curve per level (``label="qwen"``:
     ``"qwen level=2"``; ``color=``: every curve, levels then differ by line style).
 
-    >>> ax = plot_ttft_ecdf(res.requests, label="qwen")  # doctest: +SKIP
+    >>> ax = plot_ttft_ecdf(res.requests, label="qwen"); ax.get_title()
+    'TTFT ECDF'
     """
     r = _frame(df, "requests")
     ok = r[(r["status"] == "ok") & (r.get("phase", "measure") == "measure")]
@@ -185,7 +189,8 @@ def plot_itl_ecdf(df: Any, *, ax: Axes | None = None, label: str | None = None, 
 
     ``df`` is ``res.chunks`` (or the result). ``label="qwen"``: ``"qwen level #0"``; ``color=``: every curve.
 
-    >>> ax = plot_itl_ecdf(res.chunks)  # doctest: +SKIP
+    >>> ax = plot_itl_ecdf(res.chunks); ax.get_title()
+    'ITL ECDF (token-weighted)'
     """
     from .bench.metrics import itl_samples
 
@@ -211,7 +216,8 @@ def plot_throughput(df: Any, *, ax: Axes | None = None, label: str | None = None
     Axes, so two results overlay on both scales). ``label="qwen"``: ``"qwen output tokens/s"``,
     ``"qwen requests/s"``; ``color=``: both lines.
 
-    >>> ax = plot_throughput(res.summary(), label="qwen")  # doctest: +SKIP
+    >>> ax = plot_throughput(res.summary(), label="qwen"); ax.get_title()
+    'Throughput vs load'
     """
     s = _frame(df, "summary").sort_values("level")
     ax = _axes(ax)
@@ -243,7 +249,9 @@ def plot_compare(df: pd.DataFrame, *, ax: Axes | None = None, metric: str | None
     values side by side when ``metric`` is given). ``label="x"``: ``"x level 1"`` / ``"x run-a"``; ``color=``:
     every bar, the series then differ by hatch.
 
-    >>> ax = plot_compare(vt.bench.compare(before, after))  # doctest: +SKIP
+    >>> before, after = res, res   # two runs, e.g. before and after a change
+    >>> ax = plot_compare(vt.bench.compare(before, after)); ax.get_title()
+    'Comparison (1 = no change)'
     """
     ax = _axes(ax)
     series = _Series.of(label, color, kw, "bar", "plot_compare")
@@ -312,7 +320,8 @@ def plot_inventory(df: Any, *, by: str = "region", value: str = "count", stack: 
     Resources without a region are shown as ``global``. ``label="prod"`` prefixes the legend entries (and gives
     an unstacked plot a legend); ``color=`` colours every bar, stacks then differ by hatch.
 
-    >>> ax = plot_inventory(snap.resources, by="region", value="monthly_cost_usd")  # doctest: +SKIP
+    >>> ax = plot_inventory(snap.resources, by="region", value="monthly_cost_usd"); ax.get_title()
+    'Monthly cost by region'
     """
     if by not in ("region", "resource_type"):
         raise ValueError(f"plot_inventory(by={by!r}): use 'region' or 'resource_type'")
@@ -364,7 +373,8 @@ def plot_cost(df: Any, *, top: int = 15, ax: Axes | None = None, label: str | No
     ``label="prod"`` prefixes the legend entries (``"prod instances"``); ``color=`` colours every bar, resource
     types then differ by hatch.
 
-    >>> ax = plot_cost(snap.resources, top=10)  # doctest: +SKIP
+    >>> ax = plot_cost(snap.resources, top=10); ax.get_title()
+    'Top 10 resources by monthly cost'
     """
     res = _resources(df)
     cost = res["monthly_cost_usd"].astype("Float64")
@@ -440,7 +450,8 @@ def plot_health_timeline(history: pd.DataFrame, *, ax: Axes | None = None, overa
     ``overall=False`` leaves out the monitor's ``overall`` row. The status colours carry meaning and stay;
     ``color=`` colours the incident shading and ``label="prod"`` prefixes the legend entries (``"prod down"``).
 
-    >>> ax = plot_health_timeline(monitor.samples())  # doctest: +SKIP
+    >>> ax = plot_health_timeline(monitor.samples()); ax.get_title()
+    'Health timeline (1 incident)'
     """
     import matplotlib.dates as mdates
     from matplotlib.patches import Patch
@@ -536,7 +547,9 @@ def plot_health_latency(history: pd.DataFrame, *, ax: Axes | None = None, freq: 
     is left out unless asked. ``label="prod"``: ``"prod api p50"``...; ``color=`` colours every line, targets
     then differ by marker.
 
-    >>> ax = plot_health_latency(store.health_history(since="24h"), freq="1h")  # doctest: +SKIP
+    >>> store = vt.store.HistoryStore()
+    >>> ax = plot_health_latency(store.health_history(since="24h"), freq="1h"); ax.get_title()
+    'Probe latency percentiles per 1h bucket'
     """
     from .health.analysis import summarize
 

@@ -240,8 +240,12 @@ class StatusService:
     how many management calls run at once (more wait their turn); health, stats and test probes have threads of
     their own, so they answer however slow the Vultr API is.
 
-    >>> with StatusService(sb.settings(), port=0, token="s3cret-token") as svc:   # doctest: +SKIP
-    ...     httpx2.get(svc.url + "/api/vultr/health", headers={"Authorization": "Bearer s3cret-token"})
+    >>> import httpx2
+    >>> with StatusService(sb.settings(), port=0, token="s3cret-token") as svc:
+    ...     ok = httpx2.get(svc.url + "/api/vultr/health", headers={"Authorization": "Bearer s3cret-token"})
+    ...     denied = httpx2.get(svc.url + "/api/vultr/health")
+    >>> ok.status_code, denied.status_code
+    (200, 401)
     """
 
     def __init__(self, settings: Settings | None = None, *, host: str = "127.0.0.1", port: int = DEFAULT_PORT,
@@ -539,7 +543,8 @@ def serve(settings: Settings | None = None, *, host: str = "127.0.0.1", port: in
     ``on_ready(service)`` is called once it listens (the CLI prints the URL there). The server runs on its own
     loop in a thread, so this also works from a notebook.
 
-    >>> serve(port=3001)   # doctest: +SKIP
+    >>> serve(sb.settings(), port=0, duration_s=0.2, on_ready=lambda svc: print(svc.url))   # e.g. port=3001
+    http://127.0.0.1:...
     """
     svc = StatusService(settings, host=host, port=port, token=token).start()
     try:

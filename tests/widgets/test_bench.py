@@ -120,3 +120,13 @@ def test_merge_results_matches_the_per_level_runs(client: vt.Client) -> None:
         assert s.iloc[i]["itl_s_p50"] == pytest.approx(one["itl_s_p50"])
     with pytest.raises(ValueError):
         merge_results([])
+
+
+def test_run_outside_a_kernel_prints_nothing(client: vt.Client, capsys: pytest.CaptureFixture[str]) -> None:
+    # Outside Jupyter, Output.clear_output() printed ANSI erase codes into stdout (a script's, a doctest's).
+    runner = BenchmarkRunner(client, requests=2, max_tokens=4, progress=False)
+    runner.bar.outputs = ({"output_type": "stream", "name": "stdout", "text": "an earlier run"},)
+    runner.controls["run"].click()
+    assert runner.result is not None and len(runner.result.requests) == 4
+    assert capsys.readouterr().out == ""
+    assert runner.bar.outputs == ()

@@ -357,8 +357,9 @@ class InferenceAPI(_Base):
              stream: bool = False, **extra: Any) -> ChatResult:
         """One chat completion -> :class:`ChatResult` (text, reasoning, finish_reason, usage, latency).
 
-        >>> r = client.inference.chat("Say hi", model="qwen3.8-27b", max_tokens=16)  # doctest: +SKIP
-        >>> r.text, r.usage.completion_tokens                                           # doctest: +SKIP
+        >>> r = client.inference.chat("Say hi", model="qwen3.8-27b", max_tokens=16)
+        >>> r.text, r.usage.completion_tokens, r.finish_reason
+        ('...', 16, 'length')
         """
         kw = dict(temperature=temperature, max_tokens=max_tokens, top_p=top_p, frequency_penalty=frequency_penalty,
                   presence_penalty=presence_penalty, stop=stop, seed=seed, **extra)
@@ -380,7 +381,8 @@ class InferenceAPI(_Base):
         finish and usage chunks). Raises :class:`InBandStreamError` on an error event and
         :class:`StreamTruncatedError` when the stream ends early; never retried once open.
 
-        >>> "".join(c.content for c in client.inference.stream("hi", model="qwen3.8-27b"))  # doctest: +SKIP
+        >>> "".join(c.content for c in client.inference.stream("hi", model="qwen3.8-27b", max_tokens=8))
+        '...'
         """
         kw = dict(temperature=temperature, max_tokens=max_tokens, top_p=top_p, frequency_penalty=frequency_penalty,
                   presence_penalty=presence_penalty, stop=stop, seed=seed, **extra)
@@ -395,7 +397,12 @@ class InferenceAPI(_Base):
     def models(self) -> pd.DataFrame:
         """The models the endpoint serves (``GET /models``, public on Vultr) as a DataFrame.
 
-        >>> client.inference.models()[["id", "context_length", "usd_per_1m_completion"]]  # doctest: +SKIP
+        >>> client.inference.models()[["id", "context_length", "usd_per_1m_completion"]]
+                            id  context_length  usd_per_1m_completion
+        0          qwen3.8-27b          131072                    0.6
+        1  deepseek-v4.1-flash          131072                    1.1
+        2        glm-5.3-flash          131072                    0.4
+        3   bge-reranker-v2-m3            8192                   <NA>
         """
         data = self._core.request_json("GET", "/models")
         return models_frame(_model_docs(data))
@@ -427,7 +434,12 @@ class AsyncInferenceAPI(_Base):
                    timeout_s: float | None = None, stream: bool = False, **extra: Any) -> ChatResult:
         """Async :meth:`InferenceAPI.chat`.
 
-        >>> r = await aclient.inference.chat("hi", model="qwen3.8-27b", max_tokens=8)  # doctest: +SKIP
+        >>> import asyncio
+        >>> async def main():
+        ...     async with vt.AsyncClient(sb.settings()) as aclient:
+        ...         return await aclient.inference.chat("hi", model="qwen3.8-27b", max_tokens=8)
+        >>> asyncio.run(main()).usage.completion_tokens
+        8
         """
         kw = dict(temperature=temperature, max_tokens=max_tokens, top_p=top_p, frequency_penalty=frequency_penalty,
                   presence_penalty=presence_penalty, stop=stop, seed=seed, **extra)

@@ -224,8 +224,8 @@ class Pager:
 class ManagementAPI:
     """Sync Vultr v2 client: ``client.management``.
 
-    >>> client.management.get("/account")["account"]["email"]  # doctest: +SKIP
-    'demo@example.com'
+    >>> client.management.get("/account")["account"]["email"]
+    'ops+0@example.com'
     """
 
     def __init__(self, core: HTTPCore) -> None:
@@ -239,8 +239,9 @@ class ManagementAPI:
         """``POST path`` with a JSON body. Not retried after the request may have been processed unless
         ``idempotent=True`` — set it for read-only POSTs such as ``/databases/{id}/alerts``.
 
-        >>> client.management.post(f"/databases/{db}/alerts", {"start_date": s, "end_date": e},  # doctest: +SKIP
-        ...                        idempotent=True)
+        >>> db = client.inventory.databases(engine="pg")["id"].iloc[0]
+        >>> client.management.post(f"/databases/{db}/alerts", {"period": "week"}, idempotent=True)
+        {'alerts': [...]}
         """
         return self._core.request_json("POST", path, json=json, idempotent=idempotent)
 
@@ -250,8 +251,8 @@ class ManagementAPI:
         """Every distinct item of a (possibly paged) list route, fetched page by page as you iterate; raises
         :class:`~vultr_toolkit.IncompleteListError` at the end if the list came out short (see the module doc).
 
-        >>> next(client.management.iter_items("/regions", "regions"))["id"]  # doctest: +SKIP
-        'ams'
+        >>> next(client.management.iter_items("/regions", "regions"))["id"]
+        'ewr'
         """
         pager = Pager(path, key, params, per_page=per_page, max_pages=max_pages)
         while (query := pager.next_params()) is not None:
@@ -266,8 +267,8 @@ class ManagementAPI:
         A list that ends short of the server's ``meta.total`` raises :class:`~vultr_toolkit.IncompleteListError`
         (its ``.items`` holds what was read); ``allow_partial=True`` returns it with a :class:`PaginationWarning`.
 
-        >>> len(client.management.paginate("/instances", "instances"))  # doctest: +SKIP
-        10000
+        >>> len(client.management.paginate("/instances", "instances"))
+        25
         """
         pager = Pager(path, key, params, per_page=per_page, max_pages=max_pages)
         out: list[dict[str, Any]] = []
@@ -283,7 +284,12 @@ class ManagementAPI:
 class AsyncManagementAPI:
     """Async Vultr v2 client: ``async_client.management`` (the same methods, awaited).
 
-    >>> await aclient.management.paginate("/instances", "instances")  # doctest: +SKIP
+    >>> import asyncio
+    >>> async def main():
+    ...     async with vt.AsyncClient(sb.settings()) as aclient:
+    ...         return await aclient.management.paginate("/instances", "instances")
+    >>> len(asyncio.run(main()))
+    25
     """
 
     def __init__(self, core: AsyncHTTPCore) -> None:

@@ -295,8 +295,13 @@ def estimate_offsets(client: Any, addrs: Sequence[str], *, rounds: int = DEFAULT
     The stamps are taken on the client's own event loop, right around the awaited call, so no thread hop sits
     inside the measured interval. ``skew_ns`` adds an artificial skew per worker (tests; clocks of one host agree).
 
-    >>> offs = estimate_offsets(client, pick_workers(client, None))   # doctest: +SKIP
-    >>> [o.offset_ns / 1e6 for o in offs]                             # doctest: +SKIP
+    >>> from distributed import Client, LocalCluster
+    >>> with (LocalCluster(n_workers=2, processes=False, protocol="tcp", host="127.0.0.1",
+    ...                    dashboard_address="127.0.0.1:0") as cluster,  # every listener on loopback
+    ...       Client(cluster, set_as_default=False) as dask_client):
+    ...     offs = estimate_offsets(dask_client, pick_workers(dask_client, None))
+    >>> [(type(o).__name__, o.samples > 0) for o in offs]   # o.offset_ns / 1e6: the offset in ms
+    [('ClockOffset', True), ('ClockOffset', True)]
     """
     skews = list(skew_ns) if skew_ns is not None else [0] * len(addrs)
     mono = time.monotonic_ns

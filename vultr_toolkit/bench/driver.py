@@ -252,9 +252,14 @@ def run(client_or_settings: Any = None, **options: Unpack[BenchOptions]) -> Benc
     :class:`~vultr_toolkit.bench.WorkerLostError` naming it (pid/address, signal or exit code) and the level;
     the levels that finished before are on its ``.partial_result``, with ``meta["failure"]`` recording the loss.
 
-    >>> res = vt.bench.run(client, model="qwen3.8-27b", concurrency=[1, 8], requests=32,
-    ...                    max_tokens=64)  # doctest: +SKIP
-    >>> res.summary()  # doctest: +SKIP
+    >>> res = vt.bench.run(client, model="qwen3.8-27b", concurrency=[1, 8], requests=16,
+    ...                    max_tokens=32)
+    >>> res
+    <BenchmarkResult model='qwen3.8-27b' mode=concurrency levels=[1, 8] requests=32 errors=0 chunks=...>
+    >>> res.summary()[["level", "requests", "errors"]]
+       level  requests  errors
+    0    1.0        16       0
+    1    8.0        16       0
     """
     cfg, plan, meta, opts = _prepare(client_or_settings, options)
     workers, cluster, progress = opts["workers"], opts["cluster"], opts["progress"]
@@ -288,8 +293,11 @@ async def arun(client_or_settings: Any = None, **options: Unpack[BenchOptions]) 
     """Async :func:`run` (same arguments). The engine still runs on its own loop, so the caller's loop stays
     responsive and adds no latency to the measurement.
 
-    >>> res = await vt.bench.arun(client, model="qwen3.8-27b", rate=[2, 4], duration_s=10,
-    ...                           max_tokens=64)  # doctest: +SKIP
+    >>> import asyncio
+    >>> async def main():
+    ...     return await vt.bench.arun(client, model="qwen3.8-27b", rate=[2, 4], duration_s=1, max_tokens=16)
+    >>> asyncio.run(main()).summary()["level"].tolist()
+    [2.0, 4.0]
     """
     cfg, plan, meta, opts = _prepare(client_or_settings, options)
     workers, cluster, progress = opts["workers"], opts["cluster"], opts["progress"]

@@ -101,8 +101,9 @@ class PrivateRun(concurrent.futures.Future[T]):
     ``Future.cancel`` cannot stop a coroutine that is already running, so ``stop`` cancels the asyncio task:
     the CancelledError unwinds the engine, which closes its sessions and so every in-flight stream.
 
-    >>> run = run_in_private_loop(lambda: asyncio.sleep(60))  # doctest: +SKIP
-    >>> run.stop(); run.exception(timeout=5)  # doctest: +SKIP
+    >>> run = run_in_private_loop(lambda: asyncio.sleep(60))
+    >>> run.stop(); run.exception(timeout=5)
+    CancelledError()
     """
 
     def __init__(self) -> None:

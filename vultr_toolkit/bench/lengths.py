@@ -167,7 +167,7 @@ def parse_lengths(name: str, value: Any) -> LengthSpec:
     >>> parse_lengths("input_tokens", {"dist": "uniform", "min": 9, "max": 3})
     Traceback (most recent call last):
     ...
-    vultr_toolkit._errors.ConfigError: input_tokens: min=9 is greater than max=3; swap them
+    vultr_toolkit.ConfigError: input_tokens: min=9 is greater than max=3; swap them
     """
     if isinstance(value, str):
         return _from_mapping(name, _parse_text(name, value))

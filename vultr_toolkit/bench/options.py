@@ -14,7 +14,7 @@ Example::
     >>> check_options({"model": "m", "max_token": 8})
     Traceback (most recent call last):
     ...
-    vultr_toolkit._errors.ConfigError: unknown benchmark option max_token=; did you mean max_tokens?
+    vultr_toolkit.ConfigError: unknown benchmark option max_token=; did you mean max_tokens?
 """
 
 from __future__ import annotations

@@ -186,7 +186,10 @@ class BenchmarkResult:
 
         Warns when the client rather than the server may be the bottleneck (schedule lag p99 > 10 ms).
 
-        >>> res.summary(slo={"ttft_s": 0.5, "tpot_s": 0.05})[["level", "goodput_rps"]]  # doctest: +SKIP
+        >>> res.summary(slo={"ttft_s": 0.5, "tpot_s": 0.05})[["level", "goodput_rps"]]
+           level  goodput_rps
+        0    1.0          ...
+        1    4.0          ...
         """
         out = summarise(self.requests, self.chunks, self.levels, slo=slo if slo is not None else self.meta.get("slo"),
                         pricing=self.meta.get("pricing"))
@@ -236,9 +239,10 @@ class BenchmarkResult:
 
         A store opened here from a URL is closed again. Saving the same result again replaces its run.
 
-        >>> from vultr_toolkit.bench.result import BenchmarkResult, build_frames
-        >>> res = BenchmarkResult(*build_frames([], [], [], wall_ns=0, mono_ns=0), meta={"model": "m"})
-        >>> res.save("sqlite://").startswith("benchmark-")
+        >>> run_id = res.save("sqlite:///bench.sqlite")
+        >>> run_id
+        'benchmark-...'
+        >>> type(res).load("sqlite:///bench.sqlite", run_id).requests.shape == res.requests.shape
         True
         """
         from ..store import using_store
@@ -252,7 +256,7 @@ class BenchmarkResult:
 
         >>> BenchmarkResult.load("sqlite://", "benchmark-unknown")   # doctest: +ELLIPSIS
         Traceback (most recent call last):
-        vultr_toolkit._errors.StoreError: no stored run with run_id 'benchmark-unknown'; ...
+        vultr_toolkit.StoreError: no stored run with run_id 'benchmark-unknown'; ...
         """
         from ..store import using_store
 
@@ -288,7 +292,15 @@ def compare(a: BenchmarkResult | pd.DataFrame, b: BenchmarkResult | pd.DataFrame
     Long form: ``level``, ``metric``, ``a``, ``b``, ``ratio``, ``a_label``, ``b_label``; levels present in only
     one run get NA on the other side. Accepts results or their ``summary()`` frames.
 
-    >>> vt.bench.compare(before, after, metrics=["ttft_s_p50", "output_tokens_per_s"])  # doctest: +SKIP
+    >>> before = vt.bench.run(client, model="qwen3.8-27b", concurrency=[1, 4], requests=8, max_tokens=16)
+    >>> after = vt.bench.run(client, model="qwen3.8-27b", concurrency=[1, 4], requests=8, max_tokens=16)
+    >>> cmp = vt.bench.compare(before, after, metrics=["ttft_s_p50", "output_tokens_per_s"])
+    >>> cmp[["level", "metric", "a_label", "b_label"]]
+       level               metric a_label b_label
+    0    1.0           ttft_s_p50       a       b
+    1    4.0           ttft_s_p50       a       b
+    2    1.0  output_tokens_per_s       a       b
+    3    4.0  output_tokens_per_s       a       b
     """
     sa = a.summary(slo, warn=False) if isinstance(a, BenchmarkResult) else a
     sb = b.summary(slo, warn=False) if isinstance(b, BenchmarkResult) else b

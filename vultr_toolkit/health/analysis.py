@@ -94,8 +94,11 @@ def incidents(history: pd.DataFrame, *, overall: bool = False) -> pd.DataFrame:
     Real services only: the ``overall`` row mirrors their outages and would count each one twice;
     ``overall=True`` lists its down periods too.
 
-    >>> df = vt.store.HistoryStore().health_history(since="7d")   # doctest: +SKIP
-    >>> vt.health.incidents(df).sort_values("duration_s").tail()    # doctest: +SKIP
+    >>> df = vt.store.HistoryStore().health_history(since="7d")
+    >>> inc = vt.health.incidents(df).sort_values("duration_s")
+    >>> inc[inc["service"] == "api"][["service", "samples", "ongoing", "error_kind"]]
+      service  samples  ongoing error_kind
+    ...   api        2    False   http_5xx
     """
     h = _typed(history)
     keep = h["status"] != "maintenance"
@@ -129,8 +132,12 @@ def summarize(history: pd.DataFrame, freq: str | None = None) -> pd.DataFrame:
     """Per service and target (and per time bucket with ``freq``, e.g. ``"1h"``, ``"1D"``): samples, uptime_pct,
     latency_p50_ms / latency_p95_ms / latency_p99_ms, incidents (started in the bucket) and mttr_s.
 
-    >>> hist = vt.HealthMonitor(sb.settings()).run(interval_s=0.5, count=3)   # doctest: +SKIP
-    >>> vt.health.summarize(hist)                                              # doctest: +SKIP
+    >>> hist = vt.HealthMonitor(sb.settings()).run(interval_s=0.05, count=3)
+    >>> vt.health.summarize(hist)[["service", "samples", "uptime_pct", "incidents"]]
+         service  samples  uptime_pct  incidents
+    0        api        3       100.0          0
+    1  inference        3       100.0          0
+    2    overall        3       100.0          0
     """
     h = _typed(history)
     cols = list(SUMMARY_DTYPES) if freq else [c for c in SUMMARY_DTYPES if c != "bucket_at"]
@@ -180,8 +187,12 @@ def details_frame(history: pd.DataFrame, keys: list[str] | None = None) -> pd.Da
     Use it to chart what probes record, e.g. a managed database's ``cpu_pct`` or PostgreSQL's
     ``connections_used`` over time. ``keys`` keeps only those metrics; booleans become 0/1; text is dropped.
 
-    >>> df = vt.health.details_frame(hist, keys=["cpu_pct", "memory_pct"])          # doctest: +SKIP
-    >>> df.pivot_table(index="checked_at", columns="metric", values="value").plot()  # doctest: +SKIP
+    >>> df = vt.health.details_frame(hist, keys=["model_count", "http_status"])
+    >>> df.columns.tolist()
+    ['checked_at', 'service', 'target', 'metric', 'value']
+    >>> wide = df.pivot_table(index="checked_at", columns="metric", values="value", observed=True)
+    >>> sorted(wide.columns)
+    ['http_status', 'model_count']
     """
     h = _typed(history)
     wanted = set(keys) if keys is not None else None

@@ -248,7 +248,11 @@ class HealthMonitor:
     def check(self) -> pd.DataFrame:
         """Probe every target once: one row per target plus an ``overall`` row (recorded like any tick).
 
-        >>> vt.HealthMonitor(sb.settings()).check()[["service", "status", "latency_ms"]]   # doctest: +SKIP
+        >>> vt.HealthMonitor(sb.settings()).check()[["service", "status"]]
+             service status
+        0  inference     up
+        1        api     up
+        2    overall     up
         """
         samples = self._tick()
         if self._writer is not None:
@@ -313,7 +317,9 @@ class HealthMonitor:
         ``background=True``: returns the monitor at once; the loop runs in a daemon thread until :meth:`stop`,
         which returns the samples. Either way the frame's ``attrs["monitor"]`` holds :meth:`stats`.
 
-        >>> df = vt.HealthMonitor(sb.settings()).run(interval_s=0.5, count=3)   # doctest: +SKIP
+        >>> df = vt.HealthMonitor(sb.settings()).run(interval_s=0.05, count=3)
+        >>> df.groupby("service", observed=True)["status"].size().to_dict()
+        {'api': 3, 'inference': 3, 'overall': 3}
         """
         if not interval_s > 0:
             raise ConfigError(f"interval_s must be positive, got {interval_s!r}")

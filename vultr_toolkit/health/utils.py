@@ -55,7 +55,13 @@ def check_health(settings: Settings | None = None, targets: Sequence[str | Probe
 
     Unlike a running monitor, a failure is reported ``down`` at once (there is no history to confirm it with).
 
-    >>> vt.check_health(sb.settings())[["service", "status", "latency_ms"]]   # doctest: +SKIP
+    >>> vt.check_health(sb.settings(postgres_url=pg_url, valkey_url=valkey_url))[["service", "status"]]
+         service status
+    0   postgres     up
+    1     valkey     up
+    2  inference     up
+    3        api     up
+    4    overall     up
     """
     with HealthMonitor(settings, targets, retries_before_down=0, timeout_s=timeout_s) as mon:
         return mon.check()
@@ -69,8 +75,9 @@ def stat_records(health: pd.DataFrame) -> list[dict[str, Any]]:
     status service serves these, so an integer counter is a JSON integer (``6``, not ``6.0``); :func:`get_stats`
     turns them into its ``Float64`` frame.
 
-    >>> stat_records(vt.check_health(sb.settings()))[0]["stat"]   # doctest: +SKIP
-    'latency_ms'
+    >>> recs = stat_records(vt.check_health(sb.settings()))
+    >>> recs[0]["stat"], type(recs[0]["value"]).__name__
+    ('latency_ms', 'float')
     """
     rows: list[dict[str, Any]] = []
     for rec in health[health["service"] != "overall"].itertuples(index=False):
@@ -100,7 +107,11 @@ def get_stats(settings: Settings | None = None, targets: Sequence[str | Probe] |
     ``df.pivot_table(index=["service", "target"], columns="stat", values="value")``. The same rows with each
     value in its own type (ints stay ints): :func:`stat_records`.
 
-    >>> vt.get_stats(sb.settings()).query("stat == 'pool_size'")   # doctest: +SKIP
+    >>> stats = vt.get_stats(sb.settings(postgres_url=pg_url, valkey_url=valkey_url))
+    >>> stats.query("stat in ['pool_size', 'connected_clients']")[["service", "stat"]]
+         service               stat
+    ...  postgres          pool_size
+    ...    valkey  connected_clients
     """
     return stats_frame(stat_records(check_health(settings, targets, timeout_s=timeout_s)))
 
@@ -248,7 +259,12 @@ def test_services(settings: Settings | None = None, *, timeout_s: float = DEFAUL
     trips (a temporary table rolled back; a ``vtk:selftest:*`` key with a 60 s TTL) and a one-token inference
     call. One row per step: ok, elapsed_ms, error_kind, message.
 
-    >>> vt.test_services(sb.settings()).groupby("service")["ok"].all()   # doctest: +SKIP
+    >>> vt.test_services(sb.settings(postgres_url=pg_url, valkey_url=valkey_url)).groupby("service")["ok"].all()
+    service
+    inference    True
+    postgres     True
+    valkey       True
+    Name: ok, dtype: boolean
     """
     from .probes import display_target
 

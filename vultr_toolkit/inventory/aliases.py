@@ -22,9 +22,13 @@ Example::
 
     >>> import vultr_toolkit as vt
     >>> from vultr_toolkit.inventory import aliases
-    >>> with vt.Sandbox(seed=0) as sb, vt.Client(sb.settings()) as client:   # doctest: +SKIP
-    ...     aliases.list_valkey(client)
-    ...     aliases.get_database_health(client, "…").to_dict()
+    >>> with vt.Sandbox(seed=0) as sb, vt.Client(sb.settings()) as client:
+    ...     valkey = aliases.list_valkey(client)
+    ...     health = aliases.get_database_health(client, valkey["id"].iloc[0])
+    >>> valkey["label"].tolist()
+    ['valkey-db-002', 'valkey-db-003']
+    >>> health.to_dict()["engine"], health.to_dict()["status"]
+    ('valkey', 'running')
 """
 
 from __future__ import annotations
@@ -86,8 +90,10 @@ class DatabaseHealth:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-friendly dict (timestamps as ISO strings, missing numbers as None), e.g. for a REST response.
 
-        >>> health.to_dict()["usage"]["cpu_pct"]  # doctest: +SKIP
-        4.65
+        >>> db = client.inventory.valkey()["id"].iloc[0]
+        >>> d = client.inventory.get_database_health(db).to_dict()
+        >>> d["usage"]["memory_max_mb"], d["alert_count"], d["latest_backup_at"]
+        (2048.0, 0, '2026-11-24T20:00:00+00:00')
         """
         def plain(v: Any) -> Any:
             if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):

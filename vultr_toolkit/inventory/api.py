@@ -344,7 +344,9 @@ class _InventoryMethods(Generic[FrameT, SnapT, HealthT]):
     def account(self) -> FrameT:
         """``GET /account`` as one row: name, email, acls, balance_usd, pending_charges_usd, last payment.
 
-        >>> client.inventory.account()  # doctest: +SKIP
+        >>> client.inventory.account()[["name", "email", "balance_usd"]]
+                          name              email  balance_usd
+        0  Sandbox Analytics 0  ops+0@example.com      -449.85
         """
         return self._frame(resource_plan("account", self._lineage()))
 
@@ -352,42 +354,67 @@ class _InventoryMethods(Generic[FrameT, SnapT, HealthT]):
         """Compute instances, with ``plan_vcpus``/``plan_ram_mb``/``plan_disk_gb``/``monthly_cost_usd`` joined from
         ``GET /plans``. Never ``default_password`` or the ``kvm`` console URL.
 
-        >>> client.inventory.instances().groupby("region", observed=True).size()  # doctest: +SKIP
+        >>> client.inventory.instances().groupby("region", observed=True).size().head(3)
+        region
+        ams    2
+        atl    2
+        bom    3
+        dtype: int64
         """
         return self._frame(resource_plan("instances", self._lineage()))
 
     def bare_metal(self) -> FrameT:
         """Bare-metal servers, priced from ``GET /plans-metal``.
 
-        >>> client.inventory.bare_metal()  # doctest: +SKIP
+        >>> client.inventory.bare_metal()[["label", "region", "monthly_cost_usd"]]
+                    label region  monthly_cost_usd
+        0  metal-lax-0000    lax             725.0
+        1  metal-ewr-0001    ewr             120.0
+        2  metal-lax-0002    lax             725.0
         """
         return self._frame(resource_plan("bare_metal", self._lineage()))
 
     def kubernetes_clusters(self) -> FrameT:
         """VKE clusters; ``monthly_cost_usd`` sums their node pools.
 
-        >>> client.inventory.kubernetes_clusters()  # doctest: +SKIP
+        >>> client.inventory.kubernetes_clusters()[["label", "region", "monthly_cost_usd"]]
+               label region  monthly_cost_usd
+        0  vke-ams-0    ams             100.0
+        1  vke-ams-1    ams             184.0
         """
         return self._frame(resource_plan("kubernetes_clusters", self._lineage()))
 
     def kubernetes_node_pools(self) -> FrameT:
         """One row per VKE node pool (``cluster_id``, ``node_quantity``, cost = nodes × plan price).
 
-        >>> client.inventory.kubernetes_node_pools()  # doctest: +SKIP
+        >>> client.inventory.kubernetes_node_pools()[["cluster_label", "node_quantity", "monthly_cost_usd"]]
+          cluster_label  node_quantity  monthly_cost_usd
+        0     vke-ams-0              1              20.0
+        1     vke-ams-0              2              80.0
+        2     vke-ams-1              4             160.0
+        3     vke-ams-1              1              24.0
         """
         return self._frame(resource_plan("kubernetes_node_pools", self._lineage()))
 
     def load_balancers(self) -> FrameT:
         """Load balancers, nested ``health_check``/``generic_info``/``forwarding_rules`` beside flat twins.
 
-        >>> client.inventory.load_balancers()  # doctest: +SKIP
+        >>> client.inventory.load_balancers()[["label", "region"]]
+              label region
+        0  lb-ewr-0    ewr
+        1  lb-ord-1    ord
+        2  lb-ord-2    ord
         """
         return self._frame(resource_plan("load_balancers", self._lineage()))
 
     def block_storage(self) -> FrameT:
         """Block storage volumes (``monthly_cost_usd`` is the volume's own ``cost``).
 
-        >>> client.inventory.block_storage()  # doctest: +SKIP
+        >>> client.inventory.block_storage()[["label", "size_gb", "monthly_cost_usd"]].head(3)
+              label  size_gb  monthly_cost_usd
+        0  vol-0000      250              25.0
+        1  vol-0001      250              25.0
+        2  vol-0002       40               1.0
         """
         return self._frame(resource_plan("block_storage", self._lineage()))
 
@@ -395,63 +422,84 @@ class _InventoryMethods(Generic[FrameT, SnapT, HealthT]):
         """Managed databases of every engine, or of one (``engine="pg"``, ``"mysql"``, ``"valkey"``, ``"kafka"``,
         ``"ferretpg"``); priced from ``GET /databases/plans`` (read replicas included). No credentials.
 
-        >>> client.inventory.databases(engine="pg")  # doctest: +SKIP
+        >>> client.inventory.databases(engine="pg")[["label", "engine", "region"]]
+               label engine region
+        0  pg-db-000     pg    lhr
+        1  pg-db-006     pg    ...
         """
         return self._frame(_databases(self._lineage(), engine))
 
     def valkey(self) -> FrameT:
         """Managed Valkey databases (``databases(engine="valkey")``).
 
-        >>> client.inventory.valkey()  # doctest: +SKIP
+        >>> client.inventory.valkey()[["label", "engine", "region"]]
+                   label  engine region
+        0  valkey-db-002  valkey    ewr
+        1  valkey-db-003  valkey    sea
         """
         return self.databases(engine="valkey")
 
     def snapshots(self) -> FrameT:
         """Instance snapshots (sizes in bytes).
 
-        >>> client.inventory.snapshots()  # doctest: +SKIP
+        >>> client.inventory.snapshots()[["label", "size_bytes"]].head(2)
+                               label    size_bytes
+        0  snapshot 0 before upgrade  161061273600
+        1  snapshot 1 before upgrade  164282499072
         """
         return self._frame(resource_plan("snapshots", self._lineage()))
 
     def object_storage(self) -> FrameT:
         """Object storage subscriptions (never the S3 keys), priced from their tier.
 
-        >>> client.inventory.object_storage()  # doctest: +SKIP
+        >>> client.inventory.object_storage()[["label", "tier_name", "monthly_cost_usd"]]
+                    label tier_name  monthly_cost_usd
+        0  bucket-store-0   Premium              36.0
+        1  bucket-store-1  Standard              18.0
         """
         return self._frame(resource_plan("object_storage", self._lineage()))
 
     def regions(self) -> FrameT:
         """The region catalogue (ids lower-case, joinable with every ``region`` column).
 
-        >>> client.inventory.regions()  # doctest: +SKIP
+        >>> client.inventory.regions()["id"].head(4).tolist()
+        ['ewr', 'ord', 'dfw', 'sea']
         """
         return self._frame(resource_plan("regions", self._lineage()))
 
     def plans(self) -> FrameT:
         """All three price catalogues (``catalogue``: compute, bare_metal, database) in one frame.
 
-        >>> client.inventory.plans().query("catalogue == 'compute'")  # doctest: +SKIP
+        >>> client.inventory.plans()["catalogue"].value_counts()
+        catalogue
+        compute       15
+        database       6
+        bare_metal     4
+        Name: count, dtype: int64
         """
         return self._frame(resource_plan("plans", self._lineage()))
 
     def billing_invoices(self) -> FrameT:
         """Invoices (``amount_usd``, ``balance_usd``, ``created_at``).
 
-        >>> client.inventory.billing_invoices()  # doctest: +SKIP
+        >>> round(float(client.inventory.billing_invoices()["amount_usd"].sum()), 2)
+        10463.04
         """
         return self._frame(resource_plan("billing_invoices", self._lineage()))
 
     def pending_charges(self) -> FrameT:
         """This month's unbilled charges, one row per line item.
 
-        >>> client.inventory.pending_charges()["total_usd"].sum()  # doctest: +SKIP
+        >>> round(float(client.inventory.pending_charges()["total_usd"].sum()), 2)
+        3226.11
         """
         return self._frame(resource_plan("pending_charges", self._lineage()))
 
     def inference_subscriptions(self) -> FrameT:
         """Serverless Inference subscriptions (never their ``api_key``).
 
-        >>> client.inventory.inference_subscriptions()  # doctest: +SKIP
+        >>> client.inventory.inference_subscriptions()["label"].tolist()
+        ['inference-0', 'inference-1']
         """
         return self._frame(resource_plan("inference_subscriptions", self._lineage()))
 
@@ -459,7 +507,10 @@ class _InventoryMethods(Generic[FrameT, SnapT, HealthT]):
         """One row per database (all, or those in ``ids``): cpu_pct, memory_pct, memory_used_mb, disk_pct,
         disk_used_gb (``GET /databases/{id}/usage``; one request per database).
 
-        >>> client.inventory.database_usage(ids=["9a1f…"])  # doctest: +SKIP
+        >>> db = client.inventory.databases(engine="pg")["id"].iloc[0]
+        >>> client.inventory.database_usage(ids=[db])[["label", "cpu_pct", "disk_max_gb"]]
+               label  cpu_pct  disk_max_gb
+        0  pg-db-000      ...         55.0
         """
         ids = [ids] if isinstance(ids, str) else ids
         return self._frame(_database_usage(self._lineage(), ids), progress, "database usage")
@@ -468,7 +519,9 @@ class _InventoryMethods(Generic[FrameT, SnapT, HealthT]):
         """Alerts of the last ``period`` (day, week, month, year) per database (``POST /databases/{id}/alerts``,
         read-only).
 
-        >>> client.inventory.database_alerts("9a1f…", period="week")  # doctest: +SKIP
+        >>> db = client.inventory.databases(engine="pg")["id"].iloc[0]
+        >>> client.inventory.database_alerts(db, period="week").columns[:4].tolist()
+        ['database_id', 'alert_at', 'message_type', 'description']
         """
         ids = [ids] if isinstance(ids, str) else ids
         return self._frame(_database_alerts(self._lineage(), ids, period))
@@ -486,8 +539,12 @@ class _InventoryMethods(Generic[FrameT, SnapT, HealthT]):
         down) the failure is raised — :class:`~vultr_toolkit.AuthenticationError` for a rejected key — because
         an empty snapshot would read as "$0/month".
 
-        >>> snap = client.inventory.snapshot(progress=False)  # doctest: +SKIP
-        >>> snap.summary(), snap.errors                        # doctest: +SKIP
+        >>> snap = client.inventory.snapshot(progress=False)
+        >>> snap.ok, len(snap.errors)
+        (True, 0)
+        >>> snap.summary().tail(1)
+           resource_type region  count  monthly_cost_usd
+        41         total  total     57            4402.6
         """
         names = _resolve(resources)
         lin = self._lineage()
@@ -506,14 +563,20 @@ class _InventoryMethods(Generic[FrameT, SnapT, HealthT]):
     def get_database(self, database_id: str) -> FrameT:
         """One database as a one-row :meth:`databases` frame (``GET /databases/{id}``).
 
-        >>> client.inventory.get_database("9a1f…")  # doctest: +SKIP
+        >>> db = client.inventory.databases(engine="pg")["id"].iloc[0]
+        >>> client.inventory.get_database(db)[["label", "engine"]]
+               label engine
+        0  pg-db-000     pg
         """
         return self._frame(_database(self._lineage(), database_id))
 
     def get_database_health(self, database_id: str, *, period: str = "day") -> HealthT:
         """Usage + recent alerts (``period``) + latest backup of one database, as a :class:`DatabaseHealth`.
 
-        >>> client.inventory.get_database_health("9a1f…").to_dict()  # doctest: +SKIP
+        >>> db = client.inventory.databases(engine="pg")["id"].iloc[0]
+        >>> health = client.inventory.get_database_health(db)
+        >>> health.to_dict()["usage"]["disk_max_gb"], health.to_dict()["label"]
+        (55.0, 'pg-db-000')
         """
         plan = _database_health(self._lineage(), database_id, period)
         return cast(HealthT, self._execute({"result": plan}, _single, False, "database health"))
@@ -530,7 +593,10 @@ class _InventoryMethods(Generic[FrameT, SnapT, HealthT]):
         """A full snapshot's :meth:`InventorySnapshot.summary` (``getInfrastructureSummary()``): count and monthly
         cost per resource type × region, with totals. Failed resources are left out (warning).
 
-        >>> client.inventory.get_infrastructure_summary()  # doctest: +SKIP
+        >>> client.inventory.get_infrastructure_summary().head(2)
+          resource_type region  count  monthly_cost_usd
+        0     instances    ams      2              45.0
+        1     instances    atl      2               5.0
         """
         lin = self._lineage()
         jobs = {n: resource_plan(n, lin) for n in ALL_RESOURCES}
@@ -577,8 +643,9 @@ def _value(fut: cf.Future[Any]) -> Any:
 class InventoryAPI(_InventoryMethods[pd.DataFrame, InventorySnapshot, DatabaseHealth]):
     """``vt.Client(...).inventory``: inventory DataFrames (sync). Plans run on a private thread pool.
 
-    >>> inv = vt.Client(sb.settings()).inventory  # doctest: +SKIP
-    >>> inv.instances().shape                      # doctest: +SKIP
+    >>> with vt.Client(sb.settings()) as c:
+    ...     c.inventory.instances().shape
+    (25, 36)
     """
 
     def _fetch(self, f: Fetch) -> Any:
@@ -638,8 +705,14 @@ class InventoryAPI(_InventoryMethods[pd.DataFrame, InventorySnapshot, DatabaseHe
 class AsyncInventoryAPI(_InventoryMethods[Any, Any, Any]):
     """``vt.AsyncClient(...).inventory``: the same methods as :class:`InventoryAPI`, awaited.
 
-    >>> df = await aclient.inventory.instances()                       # doctest: +SKIP
-    >>> snap = await aclient.inventory.snapshot(progress=False)         # doctest: +SKIP
+    >>> import asyncio
+    >>> async def main():
+    ...     async with vt.AsyncClient(sb.settings()) as aclient:
+    ...         df = await aclient.inventory.instances()
+    ...         snap = await aclient.inventory.snapshot(progress=False)
+    ...         return df.shape, snap.ok
+    >>> asyncio.run(main())
+    ((25, 36), True)
     """
 
     async def _fetch(self, f: Fetch) -> Any:

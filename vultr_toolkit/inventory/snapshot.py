@@ -7,11 +7,14 @@ compare two with :func:`vultr_toolkit.inventory.diff`.
 Example::
 
     >>> import vultr_toolkit as vt
-    >>> with vt.Sandbox(seed=0) as sb:                               # doctest: +SKIP
-    ...     snap = vt.Client(sb.settings()).inventory.snapshot(progress=False)
-    ...     snap.summary()                                           # resource_type × region: count, cost
-    ...     snap.resources                                           # one long table of everything billable
-    ...     snap.save("sqlite:///inventory.sqlite")                  # -> "inventory-20261125T…"
+    >>> with vt.Sandbox(seed=0) as sb, vt.Client(sb.settings()) as client:
+    ...     snap = client.inventory.snapshot(progress=False)
+    >>> snap.summary().columns.tolist()                          # resource_type × region: count, cost
+    ['resource_type', 'region', 'count', 'monthly_cost_usd']
+    >>> snap.resources.shape                                     # one long table of everything billable
+    (57, 7)
+    >>> snap.save("sqlite:///inventory.sqlite")
+    'inventory-...'
 """
 
 from __future__ import annotations
@@ -317,12 +320,9 @@ class InventorySnapshot:
 
         A store opened here from a URL is closed again. Saving the same snapshot again replaces its run.
 
-        >>> import vultr_toolkit as vt
-        >>> from vultr_toolkit.inventory.snapshot import InventorySnapshot
-        >>> with vt.store.HistoryStore("sqlite://") as store:
-        ...     sid = InventorySnapshot({}).save(store)
-        ...     InventorySnapshot.load(store, sid).snapshot_id == sid
-        True
+        >>> sid = snap.save("sqlite:///inventory.sqlite")
+        >>> type(snap).load("sqlite:///inventory.sqlite", sid).resources.shape
+        (57, 7)
         """
         from ..store import using_store
 
@@ -341,7 +341,10 @@ class InventorySnapshot:
         """Write one Parquet file per frame (nested columns as JSON text), ``_errors.parquet`` and ``meta.json``
         into ``directory``; :meth:`read_parquet` reads it back with identical dtypes.
 
-        >>> snap.to_parquet("snap-2026-11-25/")                        # doctest: +SKIP
+        >>> snap.to_parquet("snap-2026-11-25/")
+        PosixPath('snap-2026-11-25')
+        >>> vt.inventory.InventorySnapshot.read_parquet("snap-2026-11-25/").resources.shape
+        (57, 7)
         """
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)

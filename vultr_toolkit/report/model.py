@@ -71,8 +71,11 @@ class Section:
 class Report:
     """A rendered-on-demand report. Build it with :func:`build`.
 
-    >>> rep = build(health=vt.check_health(sb.settings()))      # doctest: +SKIP
-    >>> rep.to_html("health.html")                             # doctest: +SKIP
+    >>> rep = build(health=vt.check_health(sb.settings()))
+    >>> rep
+    <Report 'Vultr toolkit report' (health: 1 tables, 2 plots)>
+    >>> rep.to_html("health.html")
+    PosixPath('health.html')
     """
 
     title: str
@@ -89,7 +92,8 @@ class Report:
     def to_html(self, path: str | Path) -> Path:
         """Write one self-contained HTML file (no external resources); returns its path.
 
-        >>> rep.to_html("report.html")   # doctest: +SKIP
+        >>> rep = vt.report.build(benchmark=res)
+        >>> rep.to_html("report.html")
         PosixPath('report.html')
         """
         p = Path(path)
@@ -101,7 +105,8 @@ class Report:
         """Write Markdown; plots go to ``<stem>_files/*.png`` beside it (or inline as data URIs with
         ``inline_images=True``, which some viewers refuse). Returns the Markdown file's path.
 
-        >>> rep.to_markdown("report.md")   # doctest: +SKIP
+        >>> rep = vt.report.build(benchmark=res)
+        >>> rep.to_markdown("report.md")
         PosixPath('report.md')
         """
         from .render import render_markdown
@@ -117,8 +122,11 @@ class Report:
         (title, metadata, facts). The inventory part is an ``InventorySnapshot.to_parquet`` directory, so
         ``vt.inventory.InventorySnapshot.read_parquet(dir / "inventory")`` reads it back.
 
-        >>> rep.to_parquet("report-data/")   # doctest: +SKIP
+        >>> rep = vt.report.build(inventory=snap, benchmark=res)
+        >>> rep.to_parquet("report-data/")
         PosixPath('report-data')
+        >>> vt.inventory.InventorySnapshot.read_parquet("report-data/inventory").resources.shape
+        (57, 7)
         """
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
@@ -294,8 +302,9 @@ def build(inventory: InventorySnapshot | pd.DataFrame | None = None, health: Any
     ``settings`` adds the configuration to the metadata (keys as fingerprints, passwords masked); ``max_rows``
     caps every table; other keywords are added to the metadata as they are.
 
-    >>> rep = vt.report.build(inventory=snap, health=hist, benchmark=res, title="Weekly")  # doctest: +SKIP
-    >>> rep.to_html("weekly.html")                                                        # doctest: +SKIP
+    >>> rep = vt.report.build(inventory=snap, health=hist, benchmark=res, title="Weekly")
+    >>> rep.to_html("weekly.html")
+    PosixPath('weekly.html')
     """
     if inventory is None and health is None and benchmark is None:
         raise ConfigError("vt.report.build: give at least one of inventory=, health=, benchmark=")

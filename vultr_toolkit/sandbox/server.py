@@ -77,8 +77,10 @@ class Sandbox:
 
     A fast inference emulator for a quick benchmark::
 
-        >>> with Sandbox(seed=0, time_scale=0.05) as sb:  # doctest: +SKIP
+        >>> with Sandbox(seed=0, time_scale=0.05) as sb:
         ...     res = vt.bench.run(sb, model="qwen3.8-27b", concurrency=[1, 4], requests=8, max_tokens=16)
+        >>> res.summary()["requests"].tolist()
+        [8, 8]
     """
 
     def __init__(self, seed: int = 0, *, fleet: Mapping[str, int] | None = None, port: int = 0,

@@ -204,7 +204,7 @@ class HistoryStore(DeprecatedLoaders):
         >>> store = HistoryStore("sqlite://")
         >>> store.load("benchmark-none", type("Kind", (), {"KIND": "benchmark"}))   # doctest: +ELLIPSIS
         Traceback (most recent call last):
-        vultr_toolkit._errors.StoreError: no stored run with run_id 'benchmark-none'; ...
+        vultr_toolkit.StoreError: no stored run with run_id 'benchmark-none'; ...
         """
         meta, frames = self._call(f"loading run {run_id!r}", bundles.load_bundle, run_id, kind=cls.KIND)
         obj = cls.from_frames(meta, frames)

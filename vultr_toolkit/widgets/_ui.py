@@ -16,7 +16,7 @@ import pandas as pd
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
 
-__all__ = ["Dashboard", "figure_png", "frame_html", "ipywidgets", "message_html"]
+__all__ = ["Dashboard", "clear_output", "figure_png", "frame_html", "ipywidgets", "message_html"]
 
 
 def ipywidgets() -> ModuleType:
@@ -50,6 +50,25 @@ def frame_html(df: pd.DataFrame, *, max_rows: int = 50, height_px: int = 320) ->
             if len(df) > max_rows else "")
     table = df.head(max_rows).to_html(index=False, escape=True, na_rep="—", border=0)
     return f"<div style='max-height:{height_px}px;overflow:auto'>{table}</div>{note}"
+
+
+def clear_output(out: Any) -> None:
+    """Empty an ``ipywidgets.Output``, also outside a kernel.
+
+    ``Output.clear_output()`` asks IPython, which without a running shell prints ANSI erase codes to stdout (in a
+    plain Python session, a script or a doctest); emptying ``.outputs`` clears the widget there without a print.
+
+    >>> out = ipywidgets().Output()
+    >>> out.outputs = ({"output_type": "stream", "name": "stdout", "text": "old"},)
+    >>> clear_output(out); out.outputs
+    ()
+    """
+    from IPython.core.interactiveshell import InteractiveShell
+
+    if InteractiveShell.initialized():
+        out.clear_output()  # in Jupyter: the kernel's clear message, as before
+    else:
+        out.outputs = ()
 
 
 def message_html(text: str, *, error: bool = False) -> str:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from .._errors import ConfigError, VultrToolkitError
-from ._ui import Dashboard, figure_png, frame_html, ipywidgets, message_html
+from ._ui import Dashboard, clear_output, figure_png, frame_html, ipywidgets, message_html
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
@@ -80,8 +80,10 @@ def merge_results(parts: Sequence[BenchmarkResult]) -> BenchmarkResult:
     """One result from runs of one or more levels each, in order: level indexes and request ids are renumbered
     so they stay unique, ``meta`` is the first run's with every level listed and the last run's finish time.
 
-    >>> res = merge_results([vt.bench.run(c, model=m, concurrency=[lv], requests=8, max_tokens=16)
-    ...                      for lv in (1, 4)])   # doctest: +SKIP
+    >>> res = merge_results([vt.bench.run(client, model="qwen3.8-27b", concurrency=[lv], requests=8, max_tokens=16)
+    ...                      for lv in (1, 4)])
+    >>> res
+    <BenchmarkResult model='qwen3.8-27b' mode=concurrency levels=[1, 4] requests=16 errors=0 chunks=...>
     """
     from ..bench import BenchmarkResult
 
@@ -121,7 +123,9 @@ class BenchmarkRunner(Dashboard):
     requests per level, max_tokens, and a Run button. The finished run is ``.result``; ``.results`` keeps every
     run of this dashboard. ``.controls``: ``model``, ``mode``, ``levels``, ``requests``, ``max_tokens``, ``run``.
 
-    >>> runner = BenchmarkRunner(client); runner.controls["run"].click(); runner.result   # doctest: +SKIP
+    >>> runner = BenchmarkRunner(client, requests=4, max_tokens=8, progress=False)
+    >>> runner.controls["run"].click(); runner.result
+    <BenchmarkResult model='qwen3.8-27b' mode=concurrency levels=[1, 4] requests=8 errors=0 chunks=...>
     """
 
     def __init__(self, client: Any, *, levels: str = "1, 4", requests: int = 16, max_tokens: int = 64,
@@ -188,7 +192,7 @@ class BenchmarkRunner(Dashboard):
         parts: list[BenchmarkResult] = []
         c["run"].disabled = True
         self.status.value = message_html(f"running {model} at {mode} {levels} …")
-        self.bar.clear_output()
+        clear_output(self.bar)
         try:
             with self.bar:
                 bar = tqdm(total=n * len(levels), desc=f"bench {model}", unit="req", disable=not self.progress)

@@ -45,8 +45,9 @@ def filter_history(history: pd.DataFrame, *, services: Iterable[str] = (), targe
     before ``end`` (default: the newest sample, so a stored history is not empty just because it is old).
     ``overall=False`` drops the monitor's ``overall`` rows. Dtypes are kept.
 
-    >>> h = vt.HealthMonitor(sb.settings()).run(interval_s=0.2, count=3)        # doctest: +SKIP
-    >>> filter_history(h, services=["api"], window="5min")["service"].unique()   # doctest: +SKIP
+    >>> h = vt.HealthMonitor(sb.settings()).run(interval_s=0.05, count=3)
+    >>> filter_history(h, services=["api"], window="5min", overall=False)["service"].unique().tolist()
+    ['api']
     """
     keep = pd.Series(True, index=history.index)
     svc = history["service"].astype(str)
@@ -67,7 +68,9 @@ def health_figure(history: pd.DataFrame, *, freq: str | None = None) -> Figure:
     """Two panels: :func:`~vultr_toolkit.plot.plot_health_timeline` over
     :func:`~vultr_toolkit.plot.plot_health_latency` (shared time axis).
 
-    >>> fig = health_figure(monitor.samples())  # doctest: +SKIP
+    >>> fig = health_figure(monitor.samples())
+    >>> len(fig.axes)
+    2
     """
     from matplotlib.figure import Figure
 
@@ -85,7 +88,9 @@ def health_summary(history: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``(summary, incidents)``: :func:`vultr_toolkit.health.summarize` per target and
     :func:`vultr_toolkit.health.incidents`, newest incident first.
 
-    >>> summary, inc = health_summary(monitor.samples())  # doctest: +SKIP
+    >>> summary, inc = health_summary(monitor.samples())
+    >>> summary["service"].tolist(), inc["service"].tolist()
+    (['api', 'inference', 'overall'], [...])
     """
     from ..health import incidents, summarize
 
@@ -115,7 +120,9 @@ class HealthDashboard(Dashboard):
     ``.incidents``, ``.figure``, ``.refreshes`` (a counter) and ``.controls`` (``services``, ``targets``,
     ``window``, ``overall``, ``refresh``, ``live``, ``interval_s``).
 
-    >>> dash = HealthDashboard(mon); dash.controls["window"].value = "5min"   # doctest: +SKIP
+    >>> dash = HealthDashboard(monitor); dash.controls["window"].value = "5min"
+    >>> dash.summary["service"].tolist()
+    ['api', 'inference', 'overall']
     """
 
     def __init__(self, source: Any, *, interval_s: float = 2.0) -> None:
@@ -247,8 +254,11 @@ class HealthDashboard(Dashboard):
         or until the monitor being followed stops (one last reload catches its final samples). Ticks the
         "live refresh" box and marks the footer "· live".
 
-        >>> dash.start_live(interval_s=1.0); dash.controls["live"].value   # doctest: +SKIP
-        True
+        >>> dash = HealthDashboard(monitor)
+        >>> dash.start_live(interval_s=1.0); dash.controls["live"].value, dash.live
+        (True, True)
+        >>> dash.stop_live(); dash.controls["live"].value, dash.live
+        (False, False)
         """
         if interval_s is not None:
             self.controls["interval_s"].value = interval_s
