@@ -33,7 +33,7 @@ def main() -> dict[str, float]:
                                      output_tokens="normal:mean=256,sd=64,min=16,max=512", concurrency=64,
                                      requests=100_000, seed=0))
     rng = np.random.default_rng(0)
-    words = np.array("data model token cloud vector query cache stream".split())
+    words = np.array(["data", "model", "token", "cloud", "vector", "query", "cache", "stream"])
     frame = pd.DataFrame({"prompt": [" ".join(rng.choice(words, int(n))) for n in rng.integers(8, 400, 10_000)]})
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / "rows.jsonl"
