@@ -148,11 +148,23 @@ def test_inventory_with_env_config_and_failures(tmp_path: Path) -> None:
     (["health"], "nothing to monitor"),
     (["bench"], "VULTR_INFERENCE_API_KEY is not set"),
     (["nope"], "invalid choice"),
+    (["bench", "--sandbox", "--dataset", "missing.jsonl"], "no dataset file"),
+    (["bench", "--sandbox", "--extra-body", "{oops"], "--extra-body must be a JSON object"),
+    (["bench", "--sandbox", "--extra-body", "[1]"], "extra_body must be a JSON object"),
 ])
 def test_usage_and_config_errors_exit_2(tmp_path: Path, args: list[str], words: str) -> None:
     proc = run(args, tmp_path)
     assert proc.returncode == 2, (proc.stdout, proc.stderr)
     assert words in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_bench_sandbox_dataset_and_extra_body(tmp_path: Path) -> None:
+    proc = run(["bench", "--sandbox", "--concurrency", "1", "--requests", "3", "--max-tokens", "4",
+                "--dataset", str(vt.bench.sample_dataset_path()), "--dataset-sample", "3",
+                "--extra-body", '{"user": "cli"}', "--format", "json", "--out", "b.json"], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads((tmp_path / "b.json").read_text())
+    assert rows[0]["requests"] == 3 and rows[0]["errors"] == 0
 
 
 # --- health ------------------------------------------------------------------------------------------------------

@@ -374,6 +374,13 @@ def _add_bench_options(p: argparse.ArgumentParser) -> None:
                    help="open-loop requests/s per level instead of --concurrency, e.g. 2,8")
     p.add_argument("--requests", type=_positive(int), default=16, help="requests per level (default: 16)")
     p.add_argument("--max-tokens", type=_positive(int), default=64, help="output tokens per request (default: 64)")
+    p.add_argument("--dataset", default=None, metavar="PATH",
+                   help="prompts from a local .jsonl/.json (ShareGPT too)/.csv/.parquet file with a prompt or "
+                        "messages column")
+    p.add_argument("--dataset-sample", type=_positive(int), default=None, metavar="N",
+                   help="use N rows of --dataset drawn with the seed (default: all rows)")
+    p.add_argument("--extra-body", default=None, metavar="JSON",
+                   help='a JSON object merged into every request body, e.g. \'{"ignore_eos": true}\'')
 
 
 def _add_bench_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -409,8 +416,17 @@ def _run_bench(client: Any, args: argparse.Namespace, progress: bool) -> Any:
     load: dict[str, Any] = ({"rate": args.rate} if args.rate is not None
                             else {"concurrency": [int(c) for c in (args.concurrency or [1, 4])]})
     _info(f"benchmarking {model}: {load}, {args.requests} requests per level, max_tokens {args.max_tokens}")
+    extra: dict[str, Any] = {}
+    if getattr(args, "dataset", None) is not None:
+        extra["prompts"] = args.dataset
+        extra["dataset_sample"] = args.dataset_sample
+    if getattr(args, "extra_body", None) is not None:
+        try:
+            extra["extra_body"] = json.loads(args.extra_body)
+        except ValueError as e:
+            raise ConfigError(f"--extra-body must be a JSON object, e.g. '{{\"ignore_eos\": true}}': {e}") from None
     return bench.run(client, model=model, requests=args.requests, max_tokens=args.max_tokens, progress=progress,
-                     **load)
+                     **load, **extra)
 
 
 @contextlib.contextmanager

@@ -12,8 +12,10 @@ Metric definitions: :mod:`vultr_toolkit.bench.metrics`. Engine design: :mod:`vul
 
 from __future__ import annotations
 
+from .datasets import load_dataset, sample_dataset_path
 from .driver import arun, run
 from .errors import LostWorker, WorkerLostError
 from .result import BenchmarkResult, compare
 
-__all__ = ["BenchmarkResult", "LostWorker", "WorkerLostError", "arun", "compare", "run"]
+__all__ = ["BenchmarkResult", "LostWorker", "WorkerLostError", "arun", "compare", "load_dataset", "run",
+           "sample_dataset_path"]

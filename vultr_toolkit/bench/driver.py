@@ -67,12 +67,11 @@ def _prepare(target: Any, options: Mapping[str, Any]
     cfg, default_stall = _resolve(target)
     stall = o["stall_timeout_s"] if o["stall_timeout_s"] is not None else default_stall
     plan = build_plan(**{k: o[k] for k in _PLAN_KEYS}, stall_timeout_s=stall)
-    prompts = o["prompts"]
     meta = {
         "model": o["model"], "label": o["label"], "endpoint": redact_url(cfg.url), "mode": plan.levels[0].mode,
         "levels": [lv.level for lv in plan.levels], "max_tokens": plan.max_tokens,
         "input_tokens": plan.input_tokens,
-        "prompts": None if prompts is None else len(prompts),
+        "prompts": plan.body_meta["prompts"],
         "requests": None if o["requests"] is None else plan.levels[0].requests,
         "duration_s": plan.levels[0].duration_s, "burstiness": plan.levels[0].burstiness,
         "max_concurrency": plan.levels[0].max_concurrency, "warmup": plan.warmup, "seed": plan.seed,
@@ -88,7 +87,8 @@ def _prepare(target: Any, options: Mapping[str, Any]
 # build_plan's own keywords among the options (the rest belong to the driver: workers, slo, progress, …).
 _PLAN_KEYS = ("model", "max_tokens", "prompts", "input_tokens", "output_tokens", "exact_output_tokens",
               "concurrency", "rate", "burstiness", "max_concurrency", "requests", "duration_s", "warmup", "seed",
-              "timeout_s", "extra_body", "headers", "temperature", "top_p", "sampling_seed", "stop", "tokenizer")
+              "timeout_s", "extra_body", "headers", "temperature", "top_p", "sampling_seed", "stop", "tokenizer",
+              "dataset_sample", "dataset_replace")
 
 
 def _total(plan: Plan) -> int | None:
@@ -235,6 +235,10 @@ def run(client_or_settings: BenchTarget = None, **options: Unpack[BenchOptions])
       request headers; ``Authorization`` comes from the settings), and sampling: ``temperature``, ``top_p``,
       ``stop`` and ``sampling_seed`` (sent as the body's ``seed``; ``seed=`` stays the workload's own seed).
       All are recorded in ``meta["workload"]`` (header names only, never their values).
+    * ``prompts=`` a path to a local ``.jsonl`` / ``.csv`` / ``.parquet`` / ShareGPT ``.json`` file, or a
+      ``datasets.Dataset`` (:mod:`vultr_toolkit.bench.datasets`; ``vt.bench.sample_dataset_path()`` is a bundled
+      sample); ``dataset_sample=`` n rows drawn with ``seed`` (``dataset_replace=True``: with replacement).
+      ``meta["workload"]["dataset"]`` records its name, file, sha256 and rows used.
 
     Works inside a running event loop (Jupyter): the engine runs on its own loop in a worker thread.
 

@@ -59,6 +59,8 @@ class BenchOptions(TypedDict, total=False):
     stall_timeout_s: float | None
     label: str | None
     tokenizer: Callable[[str], int] | None
+    dataset_sample: int | None
+    dataset_replace: bool
     cluster: Any
 
 
@@ -69,6 +71,7 @@ DEFAULTS: dict[str, Any] = {
     "sampling_seed": None, "stop": None, "concurrency": None, "rate": None, "burstiness": 1.0,
     "max_concurrency": None, "requests": None, "duration_s": None, "warmup": 0, "seed": 0, "workers": None,
     "slo": None, "progress": True, "timeout_s": None, "stall_timeout_s": None, "label": None, "tokenizer": None,
+    "dataset_sample": None, "dataset_replace": False,
     "cluster": None,
 }
 assert set(DEFAULTS) | {"model"} == set(BenchOptions.__annotations__), "BenchOptions and DEFAULTS must agree"

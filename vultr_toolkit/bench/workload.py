@@ -29,6 +29,7 @@ import numpy as np
 
 from .._errors import ConfigError
 from .._validate import as_float, as_int, float_list, int_list
+from .datasets import is_dataset, load_dataset
 from .lengths import LengthSpec, parse_lengths
 
 __all__ = ["Level", "Plan", "arrival_offsets_s", "build_bodies", "build_plan", "synthetic_prompt"]
@@ -295,6 +296,8 @@ def build_plan(
     sampling_seed: int | None = None,
     stop: str | Sequence[str] | None = None,
     tokenizer: Callable[[str], int] | None = None,
+    dataset_sample: int | None = None,
+    dataset_replace: bool = False,
 ) -> Plan:
     """Validate the arguments of :func:`vultr_toolkit.bench.run` and build the plan (raises ConfigError)."""
     if not isinstance(model, str) or not model:
@@ -354,6 +357,12 @@ def build_plan(
             levels.append(Level("concurrency", float(c), n, duration_s))
     if tokenizer is not None and not callable(tokenizer):
         raise ConfigError("tokenizer must be a callable str -> number of tokens, e.g. lambda s: len(enc.encode(s))")
+    dataset_meta = None
+    if is_dataset(prompts):   # a file path or a datasets.Dataset: rows -> a DataFrame (see .datasets)
+        prompts, dataset_meta = load_dataset(prompts, sample=dataset_sample, replace=dataset_replace, seed=seed)
+    elif dataset_sample is not None or dataset_replace:
+        raise ConfigError("dataset_sample / dataset_replace need a dataset: prompts= a file path "
+                          "(.jsonl/.json/.csv/.parquet) or a datasets.Dataset")
     user_prompts = _prompt_list(prompts) if prompts is not None else None
     n = _pool_size(levels, warmup, user_prompts, in_spec, out_spec)
     # Separate seeded streams per concern: changing the output distribution does not change the prompts.
@@ -365,7 +374,8 @@ def build_plan(
     body_meta = {"input_tokens": in_spec.to_meta() if in_spec is not None else None,
                  "output_tokens": out_spec.to_meta(), "exact_output_tokens": exact_output_tokens,
                  "extra_body": body_extra or None, "headers": [k for k, _ in header_items] or None,
-                 "distinct_bodies": len(bodies)}
+                 "distinct_bodies": len(bodies), "dataset": dataset_meta,
+                 "prompts": len(user_prompts) if user_prompts is not None else None}
     return Plan(model, bodies, tuple(levels), warmup, seed, out_spec.upper,
                 in_spec.upper if in_spec is not None and in_spec.dist == "fixed" else None, timeout_s,
                 stall_timeout_s, tokenizer,
