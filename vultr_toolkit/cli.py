@@ -24,7 +24,9 @@ failed resources); 2 usage or configuration error (one line on stderr, no traceb
     object (``api_url``, ``inference_url``, ``api_key``, ``inference_api_key``, ``port``, ``seed``), flushed at
     once, so a parent process can start it and read where to connect; human-readable lines go to stderr.
 
-Example::
+In a shell:
+
+.. code-block:: console
 
     $ vultr-toolkit sandbox --port 8080 --seed 0
     {"api_url": "http://127.0.0.1:8080/v2", "inference_url": "http://127.0.0.1:8080/v1", "api_key": "sandbox-…", …}

@@ -24,13 +24,18 @@ Every worker needs the same vultr_toolkit version installed (checked on the firs
 travels to the workers inside the task (the engine needs it there): use a ``tls://`` scheduler on untrusted
 networks. ``docs/distributed.md`` shows how to point this at dask-kubernetes, dask-gateway or an SSHCluster.
 
-Example::
+Example (an in-process cluster on loopback; give ``Client("tls://scheduler:8786")`` for a real one):
 
-    from dask.distributed import Client
-    res = vt.bench.run(client, model="qwen3.8-27b", rate=[20, 40], duration_s=30, max_tokens=64,
-                       cluster=Client("tcp://10.0.0.5:8786"))
-    res.requests.groupby("worker").size()        # requests sent by each Dask worker
-    res.meta["cluster"]["clock_offset_ms"]       # per level, per worker
+>>> from distributed import Client, LocalCluster
+>>> with (LocalCluster(n_workers=2, processes=False, protocol="tcp", host="127.0.0.1",
+...                    dashboard_address="127.0.0.1:0") as cluster,
+...       Client(cluster, set_as_default=False) as dask_client):
+...     res = vt.bench.run(client, model="qwen3.8-27b", concurrency=[2], requests=4, max_tokens=4,
+...                        cluster=dask_client, progress=False)
+>>> res.requests.groupby("worker").size().tolist()          # requests sent by each Dask worker
+[2, 2]
+>>> sorted(res.meta["cluster"])                              # doctest: +ELLIPSIS
+[...'workers'...]
 """
 
 from __future__ import annotations

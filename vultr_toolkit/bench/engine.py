@@ -1,13 +1,12 @@
 """The benchmark engine: sends the plan's requests and stamps every network read, nothing more.
 
-Design (measured in ``shared/research/bench-client-baseline.md``): the hot path uses **aiohttp on uvloop**, not
-httpx2 (httpx2 spends 2–3× the client CPU per SSE chunk and its timing error passes 5 ms at 64 streams).
-Per read it does one ``monotonic_ns()`` and two list appends — *stamp first, parse later*: SSE decoding, JSON
-and token accounting (:mod:`.metrics`) run after each level. The engine always runs on a private event loop
-in its own thread (so ``run()`` works inside Jupyter's running loop and the notebook's loop never adds
-latency), and with ``workers > 1`` on one such loop per **spawned worker process**; their records are merged.
-All processes read the same CLOCK_MONOTONIC, so stamps compare directly and a shared start instant
-synchronises the workers.
+Design (measured by ``benchmarks/bench_harness.py`` and the client baseline before it): the hot path uses **aiohttp
+on uvloop**, not httpx2 (httpx2 spends 2–3× the client CPU per SSE chunk and its timing error passes 5 ms at 64
+streams). Per read it does one ``monotonic_ns()`` and two list appends — *stamp first, parse later*: SSE decoding,
+JSON and token accounting (:mod:`.metrics`) run after each level. The engine always runs on a private event loop in
+its own thread (so ``run()`` works inside Jupyter's running loop and the notebook's loop never adds latency), and
+with ``workers > 1`` on one such loop per **spawned worker process**; their records are merged. All processes read
+the same CLOCK_MONOTONIC, so stamps compare directly and a shared start instant synchronises the workers.
 """
 
 from __future__ import annotations

@@ -6,15 +6,17 @@ worker (address and/or pid), how it died when that is known (signal or exit code
 carries every level that finished before it on ``.partial_result`` (set by :func:`vt.bench.run
 <vultr_toolkit.bench.run>` / ``arun``), with ``meta["failure"]`` saying what happened.
 
-Example::
+Example (the handler a notebook keeps around a long run; here the error is raised by hand, as ``vt.bench.run``
+raises it when a worker process is killed during level 1):
 
-    try:
-        res = vt.bench.run(client, model="qwen3.8-27b", concurrency=[1, 8, 32], requests=24, max_tokens=64,
-                           workers=2)
-    except vt.bench.WorkerLostError as e:
-        print(e)                         # worker process pid 4242 died (killed by signal 9, SIGKILL) during level 1 ...
-        e.workers[0].pid, e.workers[0].signal      # (4242, 9)
-        res = e.partial_result           # level 0, complete; res.meta["failure"]["kind"] == "worker_lost"
+>>> try:
+...     raise WorkerLostError([LostWorker(address=None, pid=4242, signal=9)], level_index=1)
+... except vt.bench.WorkerLostError as e:
+...     print(e)                                   # doctest: +ELLIPSIS
+...     err = e
+benchmark worker pid 4242 (killed by signal 9, SIGKILL) died during level 1...
+>>> err.workers[0].pid, err.workers[0].signal, err.partial_result is None  # run() sets the finished levels
+(4242, 9, True)
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Benchmark metrics: raw timestamped bytes -> per-request and per-chunk rows -> per-level summary.
 
-Definitions (names collide across tools — see ``shared/research/bench-anchors.md`` §1.2 — so ours are spelled
-out; every time is measured on :func:`time.monotonic_ns` from ``sent_at``, the instant just before the request
-is written):
+Definitions (names collide across tools — GuideLLM, vLLM's ``bench serve`` and AIPerf each mean something slightly
+different by "ITL" or "TPOT" — so ours are spelled out; every time is measured on :func:`time.monotonic_ns` from
+``sent_at``, the instant just before the request is written):
 
 ``ttft_s``
     time to the first chunk that carries generated text, **reasoning included**. The role-only preamble

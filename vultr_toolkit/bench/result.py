@@ -5,12 +5,15 @@ summary); ``.chunks`` one row per SSE message received; ``.levels`` one row per 
 own diagnostics. :meth:`BenchmarkResult.summary` and every plot are computed from those frames, so a saved
 and reloaded result summarizes identically. Metric definitions: :mod:`vultr_toolkit.bench.metrics`.
 
-Example::
+Example (``res`` is a two-level run against the sandbox):
 
-    res = vt.bench.run(client, model="qwen3.8-27b", concurrency=[1, 8], requests=32, max_tokens=64)
-    res.summary()[["level", "ttft_s_p50", "tpot_s_p50", "itl_s_p99", "output_tokens_per_s"]]
-    run_id = res.save()                     # default history store; BenchmarkResult.load(None, run_id)
-    vt.bench.compare(res, other)            # side by side with ratios
+>>> res.summary()[["level", "ttft_s_p50", "tpot_s_p50", "itl_s_p99", "output_tokens_per_s"]].shape
+(2, 5)
+>>> run_id = res.save("sqlite:///runs.sqlite")          # None: the default history store
+>>> again = BenchmarkResult.load("sqlite:///runs.sqlite", run_id)
+>>> cmp = vt.bench.compare(res, again)                  # side by side: one row per level and metric
+>>> cmp.columns.tolist(), bool((cmp["ratio"] == 1.0).all())  # reloaded: every ratio is exactly 1
+(['level', 'metric', 'a', 'b', 'ratio', 'a_label', 'b_label'], True)
 """
 
 from __future__ import annotations

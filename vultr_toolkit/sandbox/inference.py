@@ -5,7 +5,7 @@ The sandbox server constructs it and mounts its routes on the shared aiohttp app
     emu = InferenceEmulator(seed=seed, **options)
     emu.add_routes(app)          # /v1/models, /v1/chat/completions, /v1/emulator/...
 
-What it emulates (see ``shared/research/vultr-api.md`` §6):
+What it emulates (Vultr's inference gateway as it answers today, which has moved past its 2023 documents):
 
 * ``GET /v1/models`` — public; OpenRouter-style *Model Documents* (schema 2.4) with pricing as decimal strings
   per token, input/output modalities, context length and reasoning descriptors.
@@ -48,10 +48,11 @@ Run it alone (own process, e.g. for ``benchmarks/bench_harness.py``)::
     python -m vultr_toolkit.sandbox.inference --port 0 --options '{"time_scale": 1}'
     # prints "READY http://127.0.0.1:<port>/v1 <api_key>" once it listens
 
-Example::
+Example:
 
-    emu = InferenceEmulator(seed=0, time_scale=0.1, fault_cycle=["none", "http_429"])
-    emu.model_ids()          # ['qwen3.8-27b', 'deepseek-v4.1-flash', 'glm-5.3-flash', 'bge-reranker-v2-m3']
+>>> emu = InferenceEmulator(seed=0, time_scale=0.1, fault_cycle=["none", "http_429"])
+>>> emu.model_ids()
+['qwen3.8-27b', 'deepseek-v4.1-flash', 'glm-5.3-flash', 'bge-reranker-v2-m3']
 """
 
 from __future__ import annotations
